@@ -448,7 +448,7 @@ class SqliteStorage(Storage):
         def tx(db: sqlite3.Connection) -> None:
             self._fenced(db, fence, f", last_heartbeat = {NOW}, last_progress_at = {NOW}")
             db.execute(
-                f"UPDATE step_executions SET status = ?, coordinate_ms = coordinate_ms + ?, error = ?, "
+                f"UPDATE step_executions SET status = ?, coordinate_ms = coordinate_ms + ?, error = COALESCE(?, error), "
                 f"metadata_json = COALESCE(?, metadata_json), completed_at = {NOW}, updated_at = {NOW} "
                 "WHERE execution_id = ? AND step_id = ?",
                 (status, coordinate_ms, error, metadata_json, fence.execution_id, step_id),
