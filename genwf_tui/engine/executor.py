@@ -254,7 +254,7 @@ class WorkflowExecutor:
             if self.on_progress:
                 self.on_progress(fence.execution_id, step.id, len(done), total)
         self._check_stop()
-        share = tracker.finalize()
+        share = tracker.take()  # the step's trailing coordination; chunk shares are already stored
         await self._write(lambda: self.storage.finish_step(fence, step.id, "COMPLETED", share.coordinate_ms))
 
     async def _inputs(self, step: StepDefinition, index: int, execution_id: str,

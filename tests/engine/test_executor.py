@@ -141,3 +141,21 @@ async def test_submit_then_claim_and_run(storage):
     outcome = await ex.execute_from_state(eid, event="claimed", recovery=False)
     assert outcome.status == "COMPLETED"
     assert (await storage.get_execution(eid)).recovery_count == 0
+
+
+async def test_metrics_are_not_double_counted(storage):
+    import time
+
+    t0 = time.perf_counter()
+    outcome = await executor(storage, toy_workflow()).execute({"chunks": 30})
+    wall_ms = (time.perf_counter() - t0) * 1000
+    m = outcome.output["metrics"]
+    # compute + coordinate partition the engine's time: never more than the wall clock
+    assert m["total_time_ms"] <= wall_ms
+    steps = await storage.get_steps(outcome.execution_id)
+    chunks = await storage.get_chunks(outcome.execution_id)
+    for s in steps:
+        mine = [c for c in chunks if c.step_id == s.step_id]
+        assert s.compute_ms == pytest.approx(sum(c.compute_ms for c in mine))
+        assert s.coordinate_ms >= sum(c.coordinate_ms for c in mine)
+        assert s.coordinate_ms - sum(c.coordinate_ms for c in mine) < wall_ms / 3
