@@ -272,6 +272,9 @@ class RunFront:
                 hb = f"{rec.heartbeat_age:.1f}s" if rec.heartbeat_age is not None else "?"
                 raise UsageError(f"execution {report.short(execution_id)} is still running on node {rec.node_id} "
                                  f"(pid {rec.owner_pid} on {rec.owner_host}, heartbeat {hb} ago); not taking it over")
+        from . import pipeline
+
+        pipeline.check_inputs(rec.input)
         self.header(storage, rec.input, execution_id)
         progress = report.Progress(self.out)
         try:
@@ -419,9 +422,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     result = score_vcfs(args.truth, args.calls)
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        for key, value in result.items():
-            print(f"{key:<28}{value:.4f}" if isinstance(value, float) else f"{key:<28}{value}")
+        return 0
+    keys = ("truth", "called", "tp", "fp", "fn", "precision", "recall", "f1", "genotype_concordance")
+    print(f"{'':<8}" + "".join(f"{k[:11]:>12}" for k in keys))
+    for kind, row in result.items():
+        cells = (f"{row.get(k, 0):>12.4f}" if isinstance(row.get(k), float) else f"{row.get(k, '-')!s:>12}" for k in keys)
+        print(f"{kind.upper():<8}" + "".join(cells))
     return 0
 
 

@@ -58,6 +58,14 @@ def validate_input(run: Mapping[str, Any]) -> None:
         raise g.InputError(f"chunk_size: must be a positive whole number, got {run.get('chunk_size')!r}")
 
 
+def check_inputs(run: Mapping[str, Any]) -> None:
+    """Before resuming: the run's input files must still be those it started with."""
+    if run.get("source") == "files":
+        with _cache_lock:
+            _datasets.clear()  # re-read and re-hash: the files may have changed since
+        dataset(run)
+
+
 def dataset(run: Mapping[str, Any]):
     """The run's data set (cached per process); file inputs are checked against the fingerprint."""
     if run["source"] == "files":

@@ -236,7 +236,7 @@ class WorkflowExecutor:
                 except (Killed, OwnershipLost):
                     raise
                 except Exception as exc:
-                    if chunk_attempt >= step.retry.max_attempts:
+                    if chunk_attempt >= step.retry.max_attempts or not getattr(exc, "retryable", True):
                         raise StepFailed(step.id, index, chunk_attempt, exc) from exc
                     log.warning("step %s chunk %d attempt %d failed: %s", step.id, index, chunk_attempt, exc)
                     chunk_attempt += 1

@@ -31,7 +31,7 @@ async def test_runs_to_completion_with_checkpoints_and_metrics(storage):
     chunks = await storage.get_chunks(outcome.execution_id)
     assert len(chunks) == 11 and all(c.compute_ms >= 0 and c.coordinate_ms > 0 for c in chunks)
     m = outcome.output["metrics"]
-    assert m["total_time_ms"] == pytest.approx(m["compute_time_ms"] + m["coordinate_time_ms"], rel=1e-6)
+    assert m["total_time_ms"] == pytest.approx(m["compute_time_ms"] + m["coordinate_time_ms"], abs=0.002)
     assert set(outcome.output["step_metrics"]) == {"sq", "plus", "sum"}
     assert sum(calls.counter.values()) == 10
 
