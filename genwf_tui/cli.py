@@ -240,11 +240,7 @@ class RunFront:
         text = pipeline.vcf_for(rec.input, [payloads[i] for i in sorted(payloads)])
         write_text_atomic(self.args.vcf, text)
 
-    async def run_new(self, storage: Storage) -> int:
-        from . import pipeline
-
-        run = pipeline.make_input(self.cfg, self.args.count, reads_path=self.args.reads_path,
-                                  reference_path=self.args.reference_path)
+    async def run_new(self, storage: Storage, run: dict) -> int:
         self.header(storage, run)
         progress = report.Progress(self.out)
         outcome = await self._executor(storage, progress).execute(run)
@@ -316,10 +312,11 @@ async def _main_run(args: argparse.Namespace, cfg: Config) -> int:
         raise UsageError("give either READS (synthetic) or --reads/--reference (files), not both")
     if not (args.resume or args.auto_recover or args.count or file_input or cfg.recovery.auto_recover):
         raise UsageError("nothing to do: give READS (e.g. genwf 1000), --resume ID or --auto-recover")
+    run = None
     if args.count or file_input:  # validate inputs before touching the database
         from . import pipeline
 
-        pipeline.make_input(cfg, args.count, reads_path=args.reads_path, reference_path=args.reference_path)
+        run = pipeline.make_input(cfg, args.count, reads_path=args.reads_path, reference_path=args.reference_path)
     front = RunFront(args, cfg)
     storage = await open_storage(cfg)
     try:
@@ -328,8 +325,8 @@ async def _main_run(args: argparse.Namespace, cfg: Config) -> int:
         code = 0
         if args.auto_recover or cfg.recovery.auto_recover:
             code = await front.auto_recover(storage)
-        if args.count or file_input:
-            code = max(code, await front.run_new(storage))
+        if run is not None:
+            code = max(code, await front.run_new(storage, run))
         return code
     finally:
         await storage.close()

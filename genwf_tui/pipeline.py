@@ -43,6 +43,7 @@ def make_input(cfg: Config, reads: int | None = None, *, reads_path: str | None 
         ds = g.file_dataset(reads_path, reference_path)
         run.update(source="files", reads_path=reads_path, reference_path=reference_path,
                    fingerprint=ds.fingerprint, reads=ds.n_reads)
+        _remember(_dataset_key(run), ds)  # validated once; the steps reuse it
     else:
         run.update(source="synthetic", reads=int(reads or 0), seed=p.seed, read_len=p.read_len,
                    genome_bp=p.genome_bp or None)
@@ -66,12 +67,22 @@ def check_inputs(run: Mapping[str, Any]) -> None:
         dataset(run)
 
 
+def _dataset_key(run: Mapping[str, Any]) -> str:
+    if run["source"] == "files":
+        return f"files:{run['reads_path']}:{run['reference_path']}:{run['fingerprint']}"
+    return f"syn:{run['seed']}:{run['reads']}:{run['read_len']}:{run.get('genome_bp')}"
+
+
+def _remember(key: str, ds: Any) -> None:
+    with _cache_lock:
+        _datasets.setdefault(key, ds)
+        while len(_datasets) > 8:
+            _datasets.pop(next(iter(_datasets)))
+
+
 def dataset(run: Mapping[str, Any]):
     """The run's data set (cached per process); file inputs are checked against the fingerprint."""
-    if run["source"] == "files":
-        key = f"files:{run['reads_path']}:{run['reference_path']}:{run['fingerprint']}"
-    else:
-        key = f"syn:{run['seed']}:{run['reads']}:{run['read_len']}:{run.get('genome_bp')}"
+    key = _dataset_key(run)
     with _cache_lock:
         ds = _datasets.get(key)
     if ds is None:
@@ -83,10 +94,7 @@ def dataset(run: Mapping[str, Any]):
                 )
         else:
             ds = g.synthetic_dataset(run["seed"], run["reads"], read_len=run["read_len"], genome_bp=run.get("genome_bp"))
-        with _cache_lock:
-            _datasets.setdefault(key, ds)
-            if len(_datasets) > 8:
-                _datasets.pop(next(iter(_datasets)))
+        _remember(key, ds)
     return ds
 
 
