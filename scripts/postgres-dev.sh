@@ -28,6 +28,10 @@ command -v psql >/dev/null || die "psql not found: install postgresql-client"
 [[ "$DB_NAME" =~ ^[a-z_][a-z0-9_]*$ ]] || die "GENWF_PG_DB must be a plain identifier"
 [[ "$DB_PASS" =~ ^[A-Za-z0-9._~-]+$ ]] || die "GENWF_PG_PASSWORD must use only URL-safe characters [A-Za-z0-9._~-]"
 
+if ! pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c' | grep -q .; then
+  say "creating cluster $PG_VERSION/$PG_CLUSTER"
+  pg_createcluster "$PG_VERSION" "$PG_CLUSTER" >&2 || die "could not create cluster $PG_VERSION/$PG_CLUSTER"
+fi
 if pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $4}' | grep -q online; then
   say "cluster $PG_VERSION/$PG_CLUSTER already running"
 else

@@ -127,7 +127,12 @@ class WorkflowExecutor:
         await self.prepare(run_input)
         execution_id = execution_id or str(uuid.uuid4())
         owner = new_owner(self.node_id)
-        fence = await self.storage.create_execution(self._new(execution_id, run_input, metadata), owner)
+        mark_live(owner.incarnation)  # before the row exists, so no observer here sees it orphaned
+        try:
+            fence = await self.storage.create_execution(self._new(execution_id, run_input, metadata), owner)
+        except BaseException:
+            mark_gone(owner.incarnation)
+            raise
         assert fence is not None
         return await self._drive(fence, owner, run_input)
 
@@ -145,8 +150,10 @@ class WorkflowExecutor:
         if fence is None:
             owner = new_owner(self.node_id)
             detail = f"from node {rec.node_id or '-'} to {owner.node_id} (pid {owner.pid} on {owner.host})"
+            mark_live(owner.incarnation)
             fence = await self.storage.claim(execution_id, rec.version, owner, event=event, recovery=recovery, detail=detail)
             if fence is None:
+                mark_gone(owner.incarnation)
                 raise ClaimLost(execution_id)
         assert owner is not None
         return await self._drive(fence, owner, rec.input)

@@ -10,7 +10,7 @@ from ..storage.base import Storage
 from ..storage.records import ExecutionRecord
 from .executor import ClaimLost, Outcome, WorkflowExecutor
 from .liveness import interrupted_reason
-from .owner import new_owner
+from .owner import mark_gone, mark_live, new_owner
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,19 @@ class RecoveryService:
         owner = new_owner(self.node_id)
         event = "recovered" if crashed else "claimed"
         detail = f"{why}; from node {rec.node_id or '-'} to {owner.node_id} (pid {owner.pid} on {owner.host})"
+        # Live before the claim lands: a recoverer in this same process must never see our
+        # fresh claim as "its run in this process is gone" and claim it again.
+        mark_live(owner.incarnation)
         fence = await self.storage.claim(rec.execution_id, rec.version, owner, event=event, recovery=crashed, detail=detail)
         if fence is None:
+            mark_gone(owner.incarnation)
             report.lost_races += 1
             return None
         report.claimed += 1
         if rec.node_id and rec.node_id != self.node_id:
             report.transferred += 1
         if not execute:
+            mark_gone(owner.incarnation)
             return None
         try:
             outcome = await executor.execute_from_state(rec.execution_id, fence=fence, owner=owner)
