@@ -98,6 +98,8 @@ def _sub_parsers() -> dict[str, argparse.ArgumentParser]:
     _common(p)
     p = subs["submit"] = _Parser(prog="genwf submit", description="Record a PENDING run for a worker; print its id.")
     p.add_argument("count", type=positive_int("reads"), metavar="READS")
+    p.add_argument("--distribute", action="store_true",
+                   help="let every worker compute this run's QC and alignment chunks, not only its owner")
     _common(p)
     _pipeline_flags(p)
     p = subs["cancel"] = _Parser(prog="genwf cancel", description="Ask a run to stop gracefully (ends CANCELLED).")
@@ -371,11 +373,13 @@ async def _cmd_show(args: argparse.Namespace, cfg: Config) -> int:
 async def _cmd_submit(args: argparse.Namespace, cfg: Config) -> int:
     from . import pipeline
     from .service import make_executor
+    from .engine.leases import DISTRIBUTED
 
     run = pipeline.make_input(cfg, args.count, reads_path=args.reads_path, reference_path=args.reference_path)
     storage = await open_storage(cfg)
     try:
-        print(await make_executor(storage, cfg).submit(run))
+        metadata = {DISTRIBUTED: True} if args.distribute else None
+        print(await make_executor(storage, cfg).submit(run, metadata))
         return 0
     finally:
         await storage.close()

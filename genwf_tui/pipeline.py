@@ -190,8 +190,10 @@ def workflow(retry: RetryPolicy | None = None) -> Workflow:
     definition = WorkflowDefinition(
         id=WORKFLOW_ID, name="Genomic pipeline: QC -> Alignment -> Variant calling", version=WORKFLOW_VERSION,
         steps=(
-            StepDefinition(QC, STEP_LABELS[QC], retry=retry),
-            StepDefinition(ALIGN, STEP_LABELS[ALIGN], inputs={QC: "same"}, retry=retry),
+            # qc and align chunks are independent (inputs none / "same"): any node may compute them;
+            # call builds one caller from "all" of align, so the owner runs it alone.
+            StepDefinition(QC, STEP_LABELS[QC], retry=retry, distributable=True),
+            StepDefinition(ALIGN, STEP_LABELS[ALIGN], inputs={QC: "same"}, retry=retry, distributable=True),
             StepDefinition(CALL, STEP_LABELS[CALL], inputs={ALIGN: "all"}, retry=retry, unit="bp"),
         ),
     )

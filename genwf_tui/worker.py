@@ -6,7 +6,10 @@ Every poll interval the node
      :class:`~genwf_tui.engine.recovery.RecoveryService` (CAS claim, crash-loop guard);
   2. claims PENDING runs — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the version
      compare-and-swap elsewhere — up to ``worker.concurrency`` runs at once, each in its own
-     asyncio task with its own executor (they share one storage).
+     asyncio task with its own executor (they share one storage);
+  3. with slots still free, *helps* distributed runs (``genwf submit --distribute``) owned by
+     any node: each helper task leases, computes and checkpoints single chunks
+     (:class:`~genwf_tui.engine.helper.ChunkHelper`) and gives its slot back every poll.
 
 SIGTERM/SIGINT drain the node: each run finishes the chunk in flight, its executor writes
 nothing more, and the node *releases* the run (PENDING, no owner) so any node takes it at
@@ -30,13 +33,16 @@ from . import pipeline
 from .config import Config, ConfigError
 from .engine import ExecutionControl, Outcome, WorkflowExecutor
 from .engine.executor import KILLED
+from .engine.helper import ChunkHelper
 from .engine.owner import PROCESS_INCARNATION, mark_gone, mark_live, new_owner
 from .node_http import NodeHTTPServer, NodeMetrics, parse_listen
 from .service import make_recovery, retry_policy
 from .storage import Storage, make_storage
-from .storage.records import ChunkWrite, ExecutionRecord, Fence, Owner, OwnershipLost
+from .storage.records import ChunkLease, ChunkWrite, ExecutionRecord, Fence, Owner, OwnershipLost
 
 log = logging.getLogger(__name__)
+HELP_LINGER_SECS = 1.0  # how long a helper keeps looking after its last chunk (covers step changes)
+HELP_RETRY_SECS = 0.1
 
 
 class DrainableExecutor(WorkflowExecutor):
@@ -79,11 +85,19 @@ class MeteredStorage:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite) -> bool:
+    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite, lease: ChunkLease | None = None) -> bool:
         t0 = time.perf_counter()
-        result = await self._inner.commit_chunk(fence, chunk)
+        if lease is None:
+            result = await self._inner.commit_chunk(fence, chunk)
+        else:
+            result = await self._inner.commit_chunk(fence, chunk, lease)
         self._metrics.chunk_committed(chunk.step_id, chunk.compute_ms, chunk.coordinate_ms, time.perf_counter() - t0)
         return result
+
+    async def commit_leased_chunk(self, lease: ChunkLease, chunk: ChunkWrite) -> None:
+        t0 = time.perf_counter()
+        await self._inner.commit_leased_chunk(lease, chunk)
+        self._metrics.chunk_committed(chunk.step_id, chunk.compute_ms, chunk.coordinate_ms, time.perf_counter() - t0)
 
 
 class Worker:
@@ -102,6 +116,11 @@ class Worker:
         self.workflow = pipeline.workflow(retry_policy(cfg))
         self.tasks: dict[str, asyncio.Task] = {}
         self.executors: dict[str, DrainableExecutor] = {}
+        self.lease_secs = cfg.recovery.stale_threshold_secs
+        self.helper = ChunkHelper(self.metered, self.workflow, new_owner(self.node_id), lease_secs=self.lease_secs,
+                                  exclude=lambda: list(self.tasks))
+        self.helpers: set[asyncio.Task] = set()
+        self._helped: set[tuple[str, str]] = set()  # (run, step) already announced
         self.draining = False
         self.hard_stop = False
         self._wake = asyncio.Event()
@@ -118,7 +137,7 @@ class Worker:
         return DrainableExecutor(
             self.metered, self.workflow, node_id=self.node_id, target_ratio=self.cfg.target_granularity_ratio,
             heartbeat_interval_secs=self.cfg.recovery.heartbeat_interval_secs, control=ExecutionControl(),
-            draining=lambda: self.draining,
+            draining=lambda: self.draining, lease_secs=self.lease_secs,
         )
 
     # -- signals --------------------------------------------------------------------------
@@ -132,6 +151,8 @@ class Worker:
             self.say(f"{signame} again: stopping now; releasing runs without waiting for their chunks")
             for ex in list(self.executors.values()):
                 ex.control.kill()
+            for h in list(self.helpers):
+                h.cancel()  # the chunk in flight is handed back (its lease released)
         self._wake.set()
 
     # -- health ---------------------------------------------------------------------------
@@ -141,7 +162,7 @@ class Worker:
         return ok, {
             "status": "ok" if ok else ("draining" if self.draining else "stalled"),
             "node_id": self.node_id, "incarnation": PROCESS_INCARNATION, "pid": os.getpid(),
-            "running": sorted(self.tasks), "concurrency": self.concurrency,
+            "running": sorted(self.tasks), "helping": len(self.helpers), "concurrency": self.concurrency,
             "last_poll_age_secs": round(age, 3), "uptime_secs": round(time.monotonic() - self.started, 1),
             "storage": self.storage.display_url, "last_error": self.last_error,
         }
@@ -154,6 +175,7 @@ class Worker:
                 self._reap()
                 found += await self._sweep_interrupted()
                 found += await self._claim_pending()
+                found += await self._start_helpers()
                 self.metrics.set_counts(await self.storage.count_by_status())
                 self.last_error = None
             except Exception as exc:  # a storage hiccup: report it, try again next poll
@@ -161,7 +183,7 @@ class Worker:
                 log.warning("worker poll failed: %s", self.last_error, exc_info=log.isEnabledFor(logging.DEBUG))
             self.last_poll = time.monotonic()
             self.metrics.running_here.set(len(self.tasks))
-            if self.exit_when_idle and not self.tasks and not found and self.last_error is None:
+            if self.exit_when_idle and not self.tasks and not self.helpers and not found and self.last_error is None:
                 self.say("idle: nothing left to run; exiting")
                 break
             await self._wait(self.poll_secs)
@@ -170,13 +192,12 @@ class Worker:
 
     async def _wait(self, secs: float) -> None:
         self._wake.clear()
-        waiters: set[asyncio.Future] = {asyncio.ensure_future(self._wake.wait()), *self.tasks.values()}
+        wake = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait(waiters, timeout=secs, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({wake, *self.tasks.values(), *self.helpers}, timeout=secs,
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waiters:
-                if w not in self.tasks.values() and not w.done():
-                    w.cancel()
+            wake.cancel()
 
     def _reap(self) -> None:
         for eid, task in list(self.tasks.items()):
@@ -185,9 +206,13 @@ class Worker:
                 self.executors.pop(eid, None)
                 if not task.cancelled() and task.exception() is not None:
                     log.error("run task %s crashed", eid, exc_info=task.exception())
+        for task in [h for h in self.helpers if h.done()]:
+            self.helpers.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("helper task crashed", exc_info=task.exception())
 
     def _free(self) -> int:
-        return 0 if self.draining else self.concurrency - len(self.tasks)
+        return 0 if self.draining else self.concurrency - len(self.tasks) - len(self.helpers)
 
     async def _sweep_interrupted(self) -> int:
         """Recover interrupted runs of dead nodes (every poll, not only at start-up)."""
@@ -237,6 +262,38 @@ class Worker:
     def _start(self, execution_id: str, coro: Any) -> None:
         self.tasks[execution_id] = asyncio.create_task(coro, name=f"run-{execution_id[:8]}")
         self.metrics.running_here.set(len(self.tasks))
+
+    # -- helping distributed runs -------------------------------------------------------------
+    async def _start_helpers(self) -> int:
+        """Fill free slots with helper tasks if some distributed run has chunks to take."""
+        free = self._free()
+        if free <= 0 or not await self.helper.any_work():
+            return 0
+        for _ in range(free):
+            self.helpers.add(asyncio.create_task(self._help(), name="help"))
+        return free
+
+    async def _help(self) -> None:
+        """Take chunks one at a time. Linger briefly when there is none (the owner may be
+        between two steps); give the slot back after about a poll, so PENDING runs and
+        recoveries (the poll loop) come first."""
+        end = time.monotonic() + max(self.poll_secs, 1.0)
+        linger_until = time.monotonic() + HELP_LINGER_SECS
+        while not self.draining and time.monotonic() < end:
+            try:
+                helped = await self.helper.help_one()
+            except Exception as exc:  # a storage hiccup: the poll loop starts helpers again
+                log.warning("helping failed: %s: %s", type(exc).__name__, exc)
+                return
+            if helped is None:
+                if time.monotonic() >= linger_until:
+                    return
+                await asyncio.sleep(HELP_RETRY_SECS)
+                continue
+            linger_until = time.monotonic() + HELP_LINGER_SECS
+            if (helped.execution_id, helped.step_id) not in self._helped:
+                self._helped.add((helped.execution_id, helped.step_id))
+                self.say(f"helping {helped.execution_id} ({helped.step_id})")
 
     # -- one run --------------------------------------------------------------------------
     async def _run_claimed(self, fence: Fence, owner: Owner) -> None:
@@ -296,9 +353,10 @@ class Worker:
             self.say(f"{eid} {outcome.status}: {outcome.error}")
 
     async def _drain(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        if self.tasks or self.helpers:
+            await asyncio.gather(*self.tasks.values(), *self.helpers, return_exceptions=True)
         self._reap()
+        self.helper.close()
         self.metrics.running_here.set(0)
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from ..storage.base import Storage
-from ..storage.records import ChunkWrite, Fence, NewExecution, Owner, OwnershipLost, StepRecord
+from ..storage.records import ChunkLease, ChunkWrite, Fence, LeaseLost, NewExecution, Owner, OwnershipLost, StepRecord
+from .leases import held_leases, is_distributed, kept
 from .metrics import CoordinationComputeTracker, Metrics
 from .model import StepContext, StepDefinition, Workflow
 from .owner import mark_gone, mark_live, new_owner
@@ -92,6 +93,8 @@ class WorkflowExecutor:
         after_commit: Callable[[str, int], None] | None = None,
         on_progress: Callable[[str, str, int, int], None] | None = None,
         on_started: Callable[[str], None] | None = None,
+        lease_secs: float = 300.0,
+        wait_poll_secs: float = 0.1,
     ):
         self.storage = storage
         self.workflow = workflow
@@ -102,6 +105,9 @@ class WorkflowExecutor:
         self.after_commit = after_commit
         self.on_progress = on_progress
         self.on_started = on_started
+        self.lease_secs = lease_secs  # chunk leases of distributed runs (renewed while computing)
+        self.wait_poll_secs = wait_poll_secs  # how often the owner looks at chunks other nodes compute
+        self._distributed = False
         self._lock = asyncio.Lock()
         self._lost = False
         self._cancel_flag = False
@@ -134,7 +140,7 @@ class WorkflowExecutor:
             mark_gone(owner.incarnation)
             raise
         assert fence is not None
-        return await self._drive(fence, owner, run_input)
+        return await self._drive(fence, owner, run_input, is_distributed(dict(metadata or {})))
 
     async def execute_from_state(self, execution_id: str, *, fence: Fence | None = None, owner: Owner | None = None,
                                  event: str = "resumed", recovery: bool = True) -> Outcome:
@@ -156,7 +162,7 @@ class WorkflowExecutor:
                 mark_gone(owner.incarnation)
                 raise ClaimLost(execution_id)
         assert owner is not None
-        return await self._drive(fence, owner, rec.input)
+        return await self._drive(fence, owner, rec.input, is_distributed(rec.metadata))
 
     def _new(self, execution_id: str, run_input: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> NewExecution:
         d = self.workflow.definition
@@ -164,9 +170,10 @@ class WorkflowExecutor:
                             tuple(s.id for s in d.steps), dict(metadata or {}))
 
     # -- the run ------------------------------------------------------------------------
-    async def _drive(self, fence: Fence, owner: Owner, run_input: Mapping[str, Any]) -> Outcome:
+    async def _drive(self, fence: Fence, owner: Owner, run_input: Mapping[str, Any], distributed: bool = False) -> Outcome:
         execution_id = fence.execution_id
         self._lost = self._cancel_flag = False
+        self._distributed = distributed
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"genwf-compute-{execution_id[:8]}")
         mark_live(owner.incarnation)
         heartbeat = asyncio.create_task(self._heartbeat_loop(fence))
@@ -224,45 +231,104 @@ class WorkflowExecutor:
     async def _run_step(self, step: StepDefinition, rec: StepRecord, fence: Fence, owner: Owner, ctx: StepContext) -> None:
         tracker = CoordinationComputeTracker()
         tracker.start_coordinate()
-        handler = self.workflow.handlers[step.id]
-        total = await self._compute(tracker, handler.plan, ctx)
+        total = await self._compute(tracker, self.workflow.handlers[step.id].plan, ctx)
         done = {c.chunk_index for c in await self.storage.get_chunks(fence.execution_id, step.id)}
         attempt = max(rec.attempt, 1)
         await self._write(lambda: self.storage.start_step(fence, step.id, total, attempt))
-        everything: dict[str, dict[int, bytes]] = {}
-        for index in range(total):
-            if index in done:
-                continue
-            self._check_stop()
-            inputs = await self._inputs(step, index, fence.execution_id, everything)
-            chunk_attempt = 1
-            while True:
-                try:
-                    out = await self._compute(tracker, handler.run_chunk, ctx, index, inputs)
-                    break
-                except (Killed, OwnershipLost):
-                    raise
-                except Exception as exc:
-                    if chunk_attempt >= step.retry.max_attempts or not getattr(exc, "retryable", True):
-                        raise StepFailed(step.id, index, chunk_attempt, exc) from exc
-                    log.warning("step %s chunk %d attempt %d failed: %s", step.id, index, chunk_attempt, exc)
-                    chunk_attempt += 1
-                    msg = f"chunk {index} attempt {chunk_attempt - 1}: {type(exc).__name__}: {exc}"
-                    await self._write(lambda: self.storage.record_attempt(fence, step.id, chunk_attempt, msg))
-                    await self._sleep(step.retry.backoff(chunk_attempt - 1))
-            share = tracker.take()
-            chunk = ChunkWrite(step.id, index, out.payload, out.items, share.compute_ms, share.coordinate_ms,
-                               chunk_attempt, owner.incarnation)
-            if await self._write(lambda: self.storage.commit_chunk(fence, chunk)):
-                self._cancel_flag = True
-            done.add(index)
-            if self.after_commit:
-                self.after_commit(step.id, index)
-            if self.on_progress:
-                self.on_progress(fence.execution_id, step.id, len(done), total)
+        run = _StepRun(step, total, done, fence, owner, ctx, tracker, {})
+        if self._distributed and step.distributable:
+            await self._run_shared(run)
+        else:  # the single-node path: no leases, one commit per chunk
+            for index in range(total):
+                if index not in done:
+                    self._check_stop()
+                    await self._chunk(run, index)
         self._check_stop()
         share = tracker.take()  # the step's trailing coordination; chunk shares are already stored
         await self._write(lambda: self.storage.finish_step(fence, step.id, "COMPLETED", share.coordinate_ms))
+
+    async def _run_shared(self, run: "_StepRun") -> None:
+        """A distributable step of a distributed run: lease each chunk before computing it, so
+        helper nodes can compute others at the same time; once every chunk left is leased by
+        someone else, wait for their checkpoints — or take a chunk over when its lease ends."""
+        eid, step_id = run.fence.execution_id, run.step.id
+        busy: set[int] = set()  # leased by another node when we last tried
+        while len(run.done) < run.total:
+            self._check_stop()
+            index = next((i for i in range(run.total) if i not in run.done and i not in busy), None)
+            if index is None:  # the rest is leased by others: wait, then look again
+                await self._idle(run.tracker)
+                busy = await held_leases(self.storage, eid, step_id, self._write)
+                await self._refresh(run)
+                continue
+            lease = await self._write(lambda: self.storage.claim_chunk(eid, step_id, index, run.owner, self.lease_secs))
+            if lease is None:  # another node has it (or already checkpointed it)
+                busy.add(index)
+                await self._refresh(run)
+                continue
+            async with kept(lambda: self._renew(lease), self.lease_secs):
+                await self._chunk(run, index, lease)
+
+    async def _renew(self, lease: ChunkLease) -> bool:
+        try:
+            return await self._write(lambda: self.storage.renew_chunk_lease(lease, self.lease_secs))
+        except Killed:  # a killed run writes nothing more, renewals included
+            return False
+
+    async def _refresh(self, run: "_StepRun") -> None:
+        """Learn which chunks other nodes checkpointed."""
+        before = len(run.done)
+        run.done |= {c.chunk_index for c in await self.storage.get_chunks(run.fence.execution_id, run.step.id)}
+        if self.on_progress and len(run.done) != before:
+            self.on_progress(run.fence.execution_id, run.step.id, len(run.done), run.total)
+
+    async def _idle(self, tracker: CoordinationComputeTracker) -> None:
+        """Wait for other nodes. Not counted as coordination: their time is in their chunks."""
+        tracker.end_coordinate()
+        try:
+            await self._sleep(self.wait_poll_secs)
+        finally:
+            tracker.start_coordinate()
+
+    async def _chunk(self, run: "_StepRun", index: int, lease: ChunkLease | None = None) -> None:
+        """Compute one chunk (with retries) and commit it with its timings."""
+        step, fence = run.step, run.fence
+        handler = self.workflow.handlers[step.id]
+        inputs = await self._inputs(step, index, fence.execution_id, run.everything)
+        chunk_attempt = 1
+        while True:
+            try:
+                out = await self._compute(run.tracker, handler.run_chunk, run.ctx, index, inputs)
+                break
+            except (Killed, OwnershipLost):
+                raise
+            except Exception as exc:
+                if chunk_attempt >= step.retry.max_attempts or not getattr(exc, "retryable", True):
+                    raise StepFailed(step.id, index, chunk_attempt, exc) from exc
+                log.warning("step %s chunk %d attempt %d failed: %s", step.id, index, chunk_attempt, exc)
+                chunk_attempt += 1
+                msg = f"chunk {index} attempt {chunk_attempt - 1}: {type(exc).__name__}: {exc}"
+                await self._write(lambda: self.storage.record_attempt(fence, step.id, chunk_attempt, msg))
+                await self._sleep(step.retry.backoff(chunk_attempt - 1))
+        share = run.tracker.take()
+        chunk = ChunkWrite(step.id, index, out.payload, out.items, share.compute_ms, share.coordinate_ms,
+                           chunk_attempt, run.owner.incarnation)
+        if lease is None:
+            cancel = await self._write(lambda: self.storage.commit_chunk(fence, chunk))
+        else:
+            try:
+                cancel = await self._write(lambda: self.storage.commit_chunk(fence, chunk, lease))
+            except LeaseLost:  # we stalled past the lease and another node took the chunk: only it is lost
+                log.warning("execution %s: lease on %s#%d lost; another node computes it", fence.execution_id,
+                            step.id, index)
+                return
+        if cancel:
+            self._cancel_flag = True
+        run.done.add(index)
+        if self.after_commit:
+            self.after_commit(step.id, index)
+        if self.on_progress:
+            self.on_progress(fence.execution_id, step.id, len(run.done), run.total)
 
     async def _inputs(self, step: StepDefinition, index: int, execution_id: str,
                       everything: dict[str, dict[int, bytes]]) -> dict[str, Any]:
@@ -308,6 +374,8 @@ class WorkflowExecutor:
                 raise OwnershipLost()
             try:
                 return await op()
+            except LeaseLost:  # one chunk's lease, not the execution's fence
+                raise
             except OwnershipLost:
                 self._lost = True
                 raise
@@ -349,6 +417,20 @@ class WorkflowExecutor:
                 return
             except Exception:  # a transient storage fault: the next beat tries again
                 log.warning("heartbeat of %s failed", fence.execution_id, exc_info=True)
+
+
+@dataclass
+class _StepRun:
+    """The state of one step while this process runs it."""
+
+    step: StepDefinition
+    total: int
+    done: set[int]
+    fence: Fence
+    owner: Owner
+    ctx: StepContext
+    tracker: CoordinationComputeTracker
+    everything: dict[str, dict[int, bytes]]
 
 
 def build_output(execution_id: str, status: str, results: Mapping[str, Any], steps: list[StepRecord],

@@ -30,13 +30,19 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class StepDefinition:
     """One durable step. ``inputs`` maps an earlier step id to which of its chunk outputs
-    each chunk needs: ``"same"`` (the chunk with the same index) or ``"all"``."""
+    each chunk needs: ``"same"`` (the chunk with the same index) or ``"all"``.
+
+    ``distributable``: in a run submitted for distribution, other nodes may compute this
+    step's chunks (each under a lease) while the owner computes the rest. Only for steps
+    whose chunks are independent of one another and whose handler is deterministic.
+    """
 
     id: str
     name: str
     inputs: Mapping[str, DependencyMode] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     unit: str = "reads"
+    distributable: bool = False
 
 
 @dataclass(frozen=True)

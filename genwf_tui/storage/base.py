@@ -6,6 +6,10 @@ Rules every backend keeps:
   :class:`OwnershipLost` and writes nothing. On success they update ``fence.version``.
 - Claims are a compare-and-swap on ``version``: of N concurrent claimers exactly one wins.
 - Times are the database's clock; ages (``heartbeat_age``...) are computed by the database.
+- Chunk leases (distributed runs): at most one unexpired lease per chunk, none once the
+  chunk is checkpointed; a leased commit writes the checkpoint, the step progress and
+  drops the lease in one transaction, or writes nothing. Claiming an execution (or
+  releasing it) revokes the leases of its previous owner incarnation.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from abc import ABC, abstractmethod
 from typing import Sequence
 
 from .records import (
+    ChunkLease,
     ChunkRecord,
     ChunkWrite,
     EventRecord,
     ExecutionRecord,
     Fence,
+    HelpableChunk,
     NewExecution,
     Owner,
     StepRecord,
@@ -131,8 +137,10 @@ class Storage(ABC):
     async def start_step(self, fence: Fence, step_id: str, chunks_total: int, attempt: int) -> None: ...
 
     @abstractmethod
-    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite) -> bool:
-        """Checkpoint + progress + timings in one transaction; returns ``cancel_requested``."""
+    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite, lease: ChunkLease | None = None) -> bool:
+        """Checkpoint + progress + timings in one transaction; returns ``cancel_requested``.
+        With ``lease`` it must still be held (else :class:`LeaseLost`, nothing written and
+        the fence unchanged) and is dropped in the same transaction."""
 
     @abstractmethod
     async def record_attempt(self, fence: Fence, step_id: str, attempt: int, error: str) -> None: ...
@@ -147,3 +155,37 @@ class Storage(ABC):
     @abstractmethod
     async def release(self, fence: Fence, reason: str) -> None:
         """Give the run back (PENDING, no owner) so any node can take it at once."""
+
+    # -- chunk leases (distributed runs; no execution fence) --------------------------------
+    @abstractmethod
+    async def claim_chunk(self, execution_id: str, step_id: str, chunk_index: int, owner: Owner,
+                          lease_secs: float) -> ChunkLease | None:
+        """Lease one chunk for ``lease_secs`` (database clock). Atomic: None if the chunk is
+        checkpointed or anyone holds an unexpired lease on it; of N concurrent claimers one wins."""
+
+    @abstractmethod
+    async def renew_chunk_lease(self, lease: ChunkLease, lease_secs: float) -> bool:
+        """Push an unexpired lease's expiry to now + ``lease_secs``; False if it is no longer held."""
+
+    @abstractmethod
+    async def release_chunk_lease(self, lease: ChunkLease) -> None:
+        """Drop the lease (if still this one) so any node can take the chunk at once."""
+
+    @abstractmethod
+    async def commit_leased_chunk(self, lease: ChunkLease, chunk: ChunkWrite) -> None:
+        """A helper's commit: checkpoint (``node_id`` from the lease) + step progress (SQL
+        increments) + lease drop, in one transaction. Raises :class:`LeaseLost` and writes
+        nothing if the lease is no longer held or the execution has ended. Never touches the
+        execution row, so it never races the owner's fence."""
+
+    @abstractmethod
+    async def find_helpable_chunks(self, definition_id: str, definition_version: int, step_ids: Sequence[str],
+                                   limit: int = 8, exclude: Sequence[str] = ()) -> list[HelpableChunk]:
+        """Chunks of RUNNING executions of this workflow whose metadata has ``distributed: true``
+        (none of ``exclude``), of their current step if it is RUNNING and in ``step_ids``, neither
+        checkpointed nor under an unexpired lease. Oldest execution first, then highest chunk
+        index first (the owner works upwards from 0, so helpers rarely collide with it)."""
+
+    @abstractmethod
+    async def get_chunk_leases(self, execution_id: str) -> list[ChunkLease]:
+        """Current lease rows (expired ones too: ``expires_in`` <= 0), ordered by step, index."""

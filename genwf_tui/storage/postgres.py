@@ -22,12 +22,15 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from .base import Storage
+from .postgres_leases import DROP_LEASE, PostgresLeases
 from .records import (
+    ChunkLease,
     ChunkRecord,
     ChunkWrite,
     EventRecord,
     ExecutionRecord,
     Fence,
+    LeaseLost,
     NewExecution,
     OwnershipLost,
     Owner,
@@ -73,6 +76,21 @@ def _fence_cte(sets: str = "", returning: str = "cancel_requested") -> str:
     )
 
 
+# The owner's chunk commit: fence + checkpoint + progress in one statement (one round trip),
+# together or not at all. $1..$3 fence; $4 step, $5 index, $6 payload, $7 items, $8 compute_ms,
+# $9 coordinate_ms, $10 incarnation, $11 attempt.
+_COMMIT_CHUNK = (
+    f"WITH {_fence_cte(f', current_step_id = $4, last_heartbeat = {NOW}, last_progress_at = {NOW}')}, "
+    "c AS (INSERT INTO chunk_checkpoints (execution_id, step_id, chunk_index, payload, items, compute_ms, "
+    "coordinate_ms, node_id, incarnation, attempt, committed_at) "
+    f"SELECT $1, $4, $5::int, $6::bytea, $7::bigint, $8::float8, $9::float8, $2, $10::text, $11::int, {NOW} "
+    "FROM f RETURNING 1), "
+    "s AS (UPDATE step_executions SET chunks_done = chunks_done + 1, items_done = items_done + $7::bigint, "
+    f"compute_ms = compute_ms + $8::float8, coordinate_ms = coordinate_ms + $9::float8, updated_at = {NOW} "
+    "WHERE execution_id = $1 AND step_id = $4 AND EXISTS (SELECT 1 FROM c)) "
+    "SELECT cancel_requested FROM f"
+)
+
 _RELEASE_SETS = ", status = 'PENDING', node_id = NULL, owner_incarnation = NULL, owner_pid = NULL, owner_host = NULL"
 
 
@@ -115,7 +133,7 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-class PostgresStorage(Storage):
+class PostgresStorage(PostgresLeases, Storage):
     """A PostgreSQL database behind the storage protocol, shared by any number of nodes."""
 
     kind = "postgres"
@@ -354,10 +372,14 @@ class PostgresStorage(Storage):
     async def claim(self, execution_id: str, expected_version: int, owner: Owner, *, event: str, recovery: bool,
                     detail: str = "") -> Fence | None:
         version = await self._fetchval(
-            f"WITH u AS (UPDATE workflow_executions SET {self._CLAIM_SETS}, recovery_count = recovery_count + $7::int "
+            # o: the previous owner, as of the version we expect; its chunk leases go with the run.
+            "WITH o AS (SELECT owner_incarnation FROM workflow_executions WHERE execution_id = $1 AND version = $2), "
+            f"u AS (UPDATE workflow_executions SET {self._CLAIM_SETS}, recovery_count = recovery_count + $7::int "
             "WHERE execution_id = $1 AND version = $2 AND status IN ('PENDING', 'RUNNING') RETURNING execution_id, version), "
             "e AS (INSERT INTO execution_events (execution_id, at, kind, node_id, detail) "
-            f"SELECT execution_id, {NOW}, $8::text, $3, $9::text FROM u) "
+            f"SELECT execution_id, {NOW}, $8::text, $3, $9::text FROM u), "
+            "d AS (DELETE FROM chunk_leases WHERE execution_id = $1 AND incarnation = (SELECT owner_incarnation FROM o) "
+            "AND EXISTS (SELECT 1 FROM u)) "
             "SELECT version FROM u",
             execution_id, expected_version, owner.node_id, owner.incarnation, owner.pid, owner.host,
             1 if recovery else 0, event, detail,
@@ -437,22 +459,34 @@ class PostgresStorage(Storage):
             step_id, chunks_total, attempt,
         )
 
-    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite) -> bool:
+    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite, lease: ChunkLease | None = None) -> bool:
+        if lease is not None:
+            return await self._commit_leased_owned(fence, chunk, lease)
         # One statement, one round trip: fence + checkpoint + progress commit together or not at all.
         return bool(await self._fenced(
             fence,
-            f"WITH {_fence_cte(f', current_step_id = $4, last_heartbeat = {NOW}, last_progress_at = {NOW}')}, "
-            "c AS (INSERT INTO chunk_checkpoints (execution_id, step_id, chunk_index, payload, items, compute_ms, "
-            "coordinate_ms, node_id, incarnation, attempt, committed_at) "
-            f"SELECT $1, $4, $5::int, $6::bytea, $7::bigint, $8::float8, $9::float8, $2, $10::text, $11::int, {NOW} "
-            "FROM f RETURNING 1), "
-            "s AS (UPDATE step_executions SET chunks_done = chunks_done + 1, items_done = items_done + $7::bigint, "
-            f"compute_ms = compute_ms + $8::float8, coordinate_ms = coordinate_ms + $9::float8, updated_at = {NOW} "
-            "WHERE execution_id = $1 AND step_id = $4 AND EXISTS (SELECT 1 FROM c)) "
-            "SELECT cancel_requested FROM f",
+            _COMMIT_CHUNK,
             chunk.step_id, chunk.chunk_index, chunk.payload, chunk.items, chunk.compute_ms, chunk.coordinate_ms,
             chunk.incarnation, chunk.attempt,
         ))
+
+    async def _commit_leased_owned(self, fence: Fence, chunk: ChunkWrite, lease: ChunkLease) -> bool:
+        """The owner's commit of a leased chunk: lease drop + the fenced commit, one transaction."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():  # an exception rolls everything back
+                fenced = (fence.execution_id, fence.node_id, fence.version)
+                if await conn.fetchval(DROP_LEASE, lease.execution_id, lease.step_id, lease.chunk_index,
+                                       lease.token) is None:
+                    alive = await conn.fetchval("SELECT 1 FROM workflow_executions WHERE execution_id = $1 "
+                                                "AND node_id = $2 AND version = $3", *fenced)
+                    raise (LeaseLost if alive else OwnershipLost)(fence.execution_id)
+                row = await conn.fetchrow(
+                    _COMMIT_CHUNK, *fenced, chunk.step_id, chunk.chunk_index, chunk.payload, chunk.items,
+                    chunk.compute_ms, chunk.coordinate_ms, chunk.incarnation, chunk.attempt)
+                if row is None:
+                    raise OwnershipLost(fence.execution_id)
+        fence.version += 1
+        return bool(row[0])
 
     async def record_attempt(self, fence: Fence, step_id: str, attempt: int, error: str) -> None:
         await self._fenced(
@@ -490,9 +524,13 @@ class PostgresStorage(Storage):
     async def release(self, fence: Fence, reason: str) -> None:
         await self._fenced(
             fence,
-            f"WITH {_fence_cte(_RELEASE_SETS, 'execution_id')}, "
+            # o: this owner's incarnation (read before f clears it); its chunk leases go with the run.
+            "WITH o AS (SELECT owner_incarnation FROM workflow_executions WHERE execution_id = $1 AND node_id = $2 "
+            f"AND version = $3), {_fence_cte(_RELEASE_SETS, 'execution_id')}, "
             "e AS (INSERT INTO execution_events (execution_id, at, kind, node_id, detail) "
-            f"SELECT execution_id, {NOW}, 'released', $2, $4::text FROM f) "
+            f"SELECT execution_id, {NOW}, 'released', $2, $4::text FROM f), "
+            "d AS (DELETE FROM chunk_leases WHERE execution_id = $1 AND incarnation = (SELECT owner_incarnation FROM o) "
+            "AND EXISTS (SELECT 1 FROM f)) "
             "SELECT 1 FROM f",
             reason,
         )

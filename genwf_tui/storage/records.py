@@ -18,6 +18,11 @@ class OwnershipLost(Exception):
     """A fenced write matched no row: another node owns the execution now."""
 
 
+class LeaseLost(OwnershipLost):
+    """A leased chunk commit found its lease gone (expired and taken, or revoked): nothing
+    was written. Only that chunk is lost, not the execution: an owner carries on."""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who runs an execution: the node, this process's incarnation, its pid and host."""
@@ -142,3 +147,30 @@ class NewExecution:
     input_json: str
     steps: tuple[str, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkLease:
+    """The right to compute and checkpoint one chunk of a distributed run, until it expires.
+    ``token`` is fresh per claim: a lease that expired and was re-claimed is a different lease.
+    ``expires_in`` (seconds, database clock) is filled only by :meth:`Storage.get_chunk_leases`."""
+
+    execution_id: str
+    step_id: str
+    chunk_index: int
+    node_id: str
+    incarnation: str
+    token: str
+    owner_pid: int | None = None
+    owner_host: str | None = None
+    expires_in: float | None = None
+
+
+@dataclass(frozen=True)
+class HelpableChunk:
+    """A chunk of a running distributed execution that no node has checkpointed or leases."""
+
+    execution_id: str
+    step_id: str
+    chunk_index: int
+    input_json: str

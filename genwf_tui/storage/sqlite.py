@@ -16,6 +16,7 @@ import aiosqlite
 
 from .base import Storage
 from .records import (
+    ChunkLease,
     ChunkRecord,
     ChunkWrite,
     EventRecord,
@@ -27,9 +28,9 @@ from .records import (
     StepRecord,
     StorageError,
 )
+from .sqlite_leases import NOW, SqliteLeases, drop_lease, insert_checkpoint, revoke_leases
 
 T = TypeVar("T")
-NOW = "strftime('%Y-%m-%d %H:%M:%f','now')"
 BUSY_TIMEOUT_S = 60.0
 
 
@@ -89,7 +90,7 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-class SqliteStorage(Storage):
+class SqliteStorage(SqliteLeases, Storage):
     """A SQLite file (or ``:memory:`` when asked for) behind the storage protocol."""
 
     kind = "sqlite"
@@ -318,6 +319,8 @@ class SqliteStorage(Storage):
     async def claim(self, execution_id: str, expected_version: int, owner: Owner, *, event: str, recovery: bool,
                     detail: str = "") -> Fence | None:
         def tx(db: sqlite3.Connection) -> int | None:
+            before = db.execute("SELECT owner_incarnation FROM workflow_executions WHERE execution_id = ?",
+                                (execution_id,)).fetchone()
             row = db.execute(
                 "UPDATE workflow_executions SET status = 'RUNNING', version = version + 1, node_id = ?, "
                 "owner_incarnation = ?, owner_pid = ?, owner_host = ?, recovery_count = recovery_count + ?, "
@@ -329,6 +332,7 @@ class SqliteStorage(Storage):
             ).fetchone()
             if row is None:
                 return None
+            revoke_leases(db, execution_id, before[0])
             db.execute(
                 f"INSERT INTO execution_events (execution_id, at, kind, node_id, detail) VALUES (?, {NOW}, ?, ?, ?)",
                 (execution_id, event, owner.node_id, detail),
@@ -412,23 +416,14 @@ class SqliteStorage(Storage):
 
         await self._fenced_write(fence, tx)
 
-    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite) -> bool:
+    async def commit_chunk(self, fence: Fence, chunk: ChunkWrite, lease: ChunkLease | None = None) -> bool:
         def tx(db: sqlite3.Connection) -> bool:
             cancel = self._fenced(
                 db, fence, f", current_step_id = ?, last_heartbeat = {NOW}, last_progress_at = {NOW}", (chunk.step_id,)
             )
-            db.execute(
-                "INSERT INTO chunk_checkpoints (execution_id, step_id, chunk_index, payload, items, compute_ms, "
-                f"coordinate_ms, node_id, incarnation, attempt, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW})",
-                (fence.execution_id, chunk.step_id, chunk.chunk_index, chunk.payload, chunk.items, chunk.compute_ms,
-                 chunk.coordinate_ms, fence.node_id, chunk.incarnation, chunk.attempt),
-            )
-            db.execute(
-                "UPDATE step_executions SET chunks_done = chunks_done + 1, items_done = items_done + ?, "
-                f"compute_ms = compute_ms + ?, coordinate_ms = coordinate_ms + ?, updated_at = {NOW} "
-                "WHERE execution_id = ? AND step_id = ?",
-                (chunk.items, chunk.compute_ms, chunk.coordinate_ms, fence.execution_id, chunk.step_id),
-            )
+            if lease is not None:
+                drop_lease(db, lease)  # raises LeaseLost: the transaction (fence bump too) rolls back
+            insert_checkpoint(db, fence.execution_id, fence.node_id, chunk)
             return cancel
 
         return await self._fenced_write(fence, tx)
@@ -472,10 +467,13 @@ class SqliteStorage(Storage):
 
     async def release(self, fence: Fence, reason: str) -> None:
         def tx(db: sqlite3.Connection) -> None:
+            before = db.execute("SELECT owner_incarnation FROM workflow_executions WHERE execution_id = ?",
+                                (fence.execution_id,)).fetchone()
             self._fenced(
                 db, fence, ", status = 'PENDING', node_id = NULL, owner_incarnation = NULL, owner_pid = NULL, "
                 "owner_host = NULL",
             )
+            revoke_leases(db, fence.execution_id, before[0])
             db.execute(
                 f"INSERT INTO execution_events (execution_id, at, kind, node_id, detail) VALUES (?, {NOW}, 'released', ?, ?)",
                 (fence.execution_id, fence.node_id, reason),

@@ -63,12 +63,12 @@ def finalize(ctx, payloads):
 
 
 def toy_workflow(calls: Calls | None = None, fail: dict | None = None, max_attempts: int = 3,
-                 gate: threading.Event | None = None) -> Workflow:
+                 gate: threading.Event | None = None, distributable: bool = False) -> Workflow:
     calls = calls or Calls()
     retry = RetryPolicy(max_attempts=max_attempts, initial_backoff_secs=0.001, max_backoff_secs=0.01)
     d = WorkflowDefinition("toy", "Toy", 1, (
-        StepDefinition("sq", "Square", retry=retry),
-        StepDefinition("plus", "Plus one", inputs={"sq": "same"}, retry=retry),
+        StepDefinition("sq", "Square", retry=retry, distributable=distributable),
+        StepDefinition("plus", "Plus one", inputs={"sq": "same"}, retry=retry, distributable=distributable),
         StepDefinition("sum", "Sum", inputs={"plus": "all"}, retry=retry),
     ))
     return Workflow(d, {"sq": Square(calls, fail, gate), "plus": PlusOne(calls), "sum": Total()}, finalize)
