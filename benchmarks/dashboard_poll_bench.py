@@ -22,7 +22,6 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 import uuid

@@ -209,7 +209,7 @@ class RunFront:
         from .service import make_executor
 
         return make_executor(storage, self.cfg, after_commit=self._after_commit(), on_progress=progress,
-                             on_started=lambda eid: write_text_atomic(LAST_ID_FILE, eid + "\n"))
+                             on_started=lambda eid, _owner: write_text_atomic(LAST_ID_FILE, eid + "\n"))
 
     def header(self, storage: Storage, run: dict, execution_id: str | None = None) -> None:
         self.say("Genomic pipeline (QC -> Alignment -> Variant calling), durable")

@@ -8,6 +8,7 @@ from . import pipeline
 from .config import Config
 from .engine import ExecutionControl, RecoveryPolicy, RecoveryService, RetryPolicy, WorkflowExecutor
 from .storage import Storage
+from .storage.records import Owner
 
 
 def retry_policy(cfg: Config) -> RetryPolicy:
@@ -18,7 +19,7 @@ def retry_policy(cfg: Config) -> RetryPolicy:
 def make_executor(storage: Storage, cfg: Config, *, control: ExecutionControl | None = None,
                   after_commit: Callable[[str, int], None] | None = None,
                   on_progress: Callable[[str, str, int, int], None] | None = None,
-                  on_started: Callable[[str], None] | None = None) -> WorkflowExecutor:
+                  on_started: Callable[[str, Owner], None] | None = None) -> WorkflowExecutor:
     """An executor of the genomic workflow with this configuration."""
     return WorkflowExecutor(
         storage, pipeline.workflow(retry_policy(cfg)), node_id=cfg.node_id,

@@ -92,7 +92,7 @@ class WorkflowExecutor:
         control: ExecutionControl | None = None,
         after_commit: Callable[[str, int], None] | None = None,
         on_progress: Callable[[str, str, int, int], None] | None = None,
-        on_started: Callable[[str], None] | None = None,
+        on_started: Callable[[str, Owner], None] | None = None,
         lease_secs: float = 300.0,
         wait_poll_secs: float = 0.1,
     ):
@@ -179,7 +179,7 @@ class WorkflowExecutor:
         heartbeat = asyncio.create_task(self._heartbeat_loop(fence))
         ctx = StepContext(execution_id=execution_id, input=run_input, cache={})
         if self.on_started:
-            self.on_started(execution_id)
+            self.on_started(execution_id, owner)
         try:
             steps = {s.step_id: s for s in await self.storage.get_steps(execution_id)}
             for step in self.workflow.definition.steps:

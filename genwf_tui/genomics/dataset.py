@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -52,14 +53,19 @@ class SyntheticDataset:
                   "bad_fraction": self.bad_fraction}
         self.fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         self._cache: dict[int, tuple] = {}
+        self._cache_lock = threading.Lock()
 
     def _block(self, b: int):
-        hit = self._cache.get(b)
+        # Shared by runs in several threads (the dashboard): blocks are deterministic, so a
+        # race only costs a duplicate generation; the lock keeps the small cache consistent.
+        with self._cache_lock:
+            hit = self._cache.get(b)
         if hit is None:
             hit = synth.generate_block(self.genome, self.seed, b, self.read_len, self.bad_fraction)
-            if len(self._cache) >= 2:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[b] = hit
+            with self._cache_lock:
+                while len(self._cache) >= 2:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[b] = hit
         return hit
 
     def _range(self, a: int, z: int, which: int):

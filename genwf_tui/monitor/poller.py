@@ -229,38 +229,15 @@ class Poller:
         if self._storage is not None and file_id != self._file_id:
             await self._disconnect()  # the file was replaced: read the new one
         if self._storage is None:
-            if self._sqlite_path is not None:
-                self._probe(self._sqlite_path)
-            storage = make_storage(self.url, read_only=True)
+            storage = make_storage(self.url, read_only=True, busy_timeout_secs=READ_BUSY_TIMEOUT_MS / 1000.0)
             try:
                 await asyncio.wait_for(storage.open(), self.timeout)
-                await self._tune(storage)
             except BaseException:
                 await self._close_quietly(storage)
                 raise
             self._storage, self._file_id = storage, file_id
             self._need_full = True
             self._detail_key = None
-
-    @staticmethod
-    def _probe(path: str) -> None:
-        """Fail fast on a locked file: the storage's open would wait its 60 s busy timeout
-        in a thread nobody can interrupt."""
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=READ_BUSY_TIMEOUT_MS / 1000.0)
-        except sqlite3.Error as exc:
-            raise DatabaseUnavailable(f"cannot open {path}: {exc}") from None
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
-
-    @staticmethod
-    async def _tune(storage: Storage) -> None:
-        # Reads on a locked SQLite file should fail fast (the storage's 60 s suits writers).
-        run = getattr(storage, "_run", None)
-        if run is not None and getattr(storage, "kind", "") == "sqlite":
-            await run(lambda db: db.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}"))
 
     async def _disconnect(self) -> None:
         storage, self._storage = self._storage, None

@@ -26,7 +26,7 @@ from ..config import Config
 from ..engine import ClaimLost, ExecutionControl, Outcome, WorkflowExecutor
 from ..engine.liveness import HOST, interrupted_reason, pid_alive
 from ..storage import Storage, make_storage
-from ..storage.records import TERMINAL
+from ..storage.records import TERMINAL, Owner
 
 log = logging.getLogger(__name__)
 
@@ -385,11 +385,12 @@ class RunManager:
         storage = make_storage(self.url)
         await storage.open()
         try:
-            loop = asyncio.get_running_loop()
-
-            def on_started(execution_id: str) -> None:
+            def on_started(execution_id: str, owner: Owner) -> None:
+                with self._lock:
+                    job.incarnation = owner.incarnation
+                    if job.control.killed:
+                        self._dead.add(owner.incarnation)
                 job.started.set()
-                loop.create_task(self._learn_incarnation(storage, job))
                 verb = {"launch": "started", "resume": "resumed", "recover": "recovered"}[job.kind]
                 self.on_event(RunEvent("started", execution_id, f"{execution_id[:8]} {verb}"))
 
@@ -401,15 +402,3 @@ class RunManager:
             return await body(ex, storage)
         finally:
             await storage.close()
-
-    async def _learn_incarnation(self, storage: Storage, job: _Job) -> None:
-        try:
-            rec = await storage.get_execution(job.execution_id)
-        except Exception:
-            return
-        if rec is None:
-            return
-        job.incarnation = rec.owner_incarnation
-        if job.control.killed and job.incarnation:
-            with self._lock:
-                self._dead.add(job.incarnation)

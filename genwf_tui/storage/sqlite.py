@@ -95,9 +95,10 @@ class SqliteStorage(SqliteLeases, Storage):
 
     kind = "sqlite"
 
-    def __init__(self, path: str, *, read_only: bool = False):
+    def __init__(self, path: str, *, read_only: bool = False, busy_timeout_secs: float = BUSY_TIMEOUT_S):
         self.path = path
         self.read_only = read_only
+        self.busy_timeout_secs = busy_timeout_secs
         self.display_url = path
         self._conn: aiosqlite.Connection | None = None
 
@@ -139,7 +140,7 @@ class SqliteStorage(SqliteLeases, Storage):
         target = f"file:{self.path}?mode=ro" if self.read_only else self.path
         try:
             self._conn = await aiosqlite.connect(
-                target, uri=self.read_only, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                target, uri=self.read_only, timeout=self.busy_timeout_secs, isolation_level=None, check_same_thread=False
             )
             await self._run(self._configure)
             if not self.read_only:
@@ -151,7 +152,7 @@ class SqliteStorage(SqliteLeases, Storage):
     def _configure(self, db: sqlite3.Connection) -> None:
         # Read the header first: a file that is not a database fails here, before any write.
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_secs * 1000)}")
         if not self.read_only:
             if self.path != ":memory:":
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -273,7 +274,10 @@ class SqliteStorage(SqliteLeases, Storage):
         sql = f"SELECT {_EXEC_COLS} FROM workflow_executions"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, execution_id DESC LIMIT ?"
+        # "+created_at" keeps SQLite from walking the created_at index when a change watermark
+        # makes the updated_at index far more selective (33 ms -> 0.03 ms at 100k rows).
+        order = "+created_at" if changed_since is not None else "created_at"
+        sql += f" ORDER BY {order} DESC, execution_id DESC LIMIT ?"
         params.append(limit)
         return [_exec_record(r) for r in await self._fetch(sql, params)]
 

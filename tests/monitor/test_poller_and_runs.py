@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import threading
 import time
 import uuid
 
@@ -13,7 +12,6 @@ import pytest
 
 from genwf_tui.monitor.poller import Poller
 from genwf_tui.monitor.runs import ActionRefused, LaunchError, RunManager
-from genwf_tui.storage import make_storage
 
 from ..tui.helpers import CHUNK, READS, Gate, completed_runs, genwf, read_db, same_results
 

@@ -59,7 +59,7 @@ def test_exit_when_idle_finishes_everything(tmp_path, node_env):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "idle: nothing left to run" in proc.stdout
     assert set(cluster.statuses().values()) == {"COMPLETED"}
-    node = f"node-"  # generated from the host name when none is configured
+    node = "node-"  # generated from the host name when none is configured
     assert all(r.node_id.startswith(node) for r in cluster.executions().values())
     assert len(db(url, lambda s: s.list_executions(statuses=["COMPLETED"]))) == len(ids)
 
