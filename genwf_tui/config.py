@@ -53,6 +53,7 @@ class PipelineConfig:
     min_mean_phred: float = 20.0
     max_n_fraction: float = 0.05
     min_length: int = 50
+    compute_threads: int = 2  # chunks of QC/alignment computed at once by one process
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Config:
 # Keys whose value must be > 0 (or >= 0) once parsed.
 _POSITIVE = {
     "target_granularity_ratio", "recovery.stale_threshold_secs", "recovery.heartbeat_interval_secs", "recovery.progress_timeout_secs",
-    "pipeline.chunk_size", "pipeline.read_len", "pipeline.region_bp", "retry.max_attempts",
+    "pipeline.chunk_size", "pipeline.read_len", "pipeline.compute_threads", "pipeline.region_bp", "retry.max_attempts",
     "retry.backoff_multiplier", "worker.concurrency", "worker.poll_interval_secs",
     "dashboard.poll_interval_secs", "dashboard.max_rows", "dashboard.run_threads",
 }

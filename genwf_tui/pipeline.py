@@ -21,11 +21,45 @@ WORKFLOW_VERSION = 1
 QC, ALIGN, CALL = "qc", "align", "call"
 STEP_LABELS = {QC: "QC", ALIGN: "Alignment", CALL: "Variant calling"}
 
-# Per-process caches: data sets and reference indexes are costly to build and identical
-# for every run with the same input, so threads (dashboard runs) share them.
-_cache_lock = threading.Lock()
-_datasets: dict[str, Any] = {}
-_indexes: dict[str, Any] = {}
+class _BuildOnce:
+    """A small per-process cache whose entries are built once, even when several threads
+    (dashboard runs, compute lanes) ask for the same one at the same time."""
+
+    def __init__(self, limit: int):
+        self._items: dict[str, Any] = {}
+        self._building: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def get(self, key: str, build) -> Any:
+        with self._lock:
+            if key in self._items:
+                return self._items[key]
+            gate = self._building.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = build()
+            self.put(key, value)
+            return value
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._building.pop(key, None)
+            while len(self._items) > self.limit:
+                self._items.pop(next(iter(self._items)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# Data sets and reference indexes are costly to build and identical for every run with the
+# same input, so threads share them.
+_datasets = _BuildOnce(limit=8)
+_indexes = _BuildOnce(limit=4)
 
 
 def make_input(cfg: Config, reads: int | None = None, *, reads_path: str | None = None,
@@ -43,7 +77,7 @@ def make_input(cfg: Config, reads: int | None = None, *, reads_path: str | None 
         ds = g.file_dataset(reads_path, reference_path)
         run.update(source="files", reads_path=reads_path, reference_path=reference_path,
                    fingerprint=ds.fingerprint, reads=ds.n_reads)
-        _remember(_dataset_key(run), ds)  # validated once; the steps reuse it
+        _datasets.put(_dataset_key(run), ds)  # validated once; the steps reuse it
     else:
         run.update(source="synthetic", reads=int(reads or 0), seed=p.seed, read_len=p.read_len,
                    genome_bp=p.genome_bp or None)
@@ -62,8 +96,7 @@ def validate_input(run: Mapping[str, Any]) -> None:
 def check_inputs(run: Mapping[str, Any]) -> None:
     """Before resuming: the run's input files must still be those it started with."""
     if run.get("source") == "files":
-        with _cache_lock:
-            _datasets.clear()  # re-read and re-hash: the files may have changed since
+        _datasets.clear()  # re-read and re-hash: the files may have changed since
         dataset(run)
 
 
@@ -73,53 +106,42 @@ def _dataset_key(run: Mapping[str, Any]) -> str:
     return f"syn:{run['seed']}:{run['reads']}:{run['read_len']}:{run.get('genome_bp')}"
 
 
-def _remember(key: str, ds: Any) -> None:
-    with _cache_lock:
-        _datasets.setdefault(key, ds)
-        while len(_datasets) > 8:
-            _datasets.pop(next(iter(_datasets)))
-
-
 def dataset(run: Mapping[str, Any]):
     """The run's data set (cached per process); file inputs are checked against the fingerprint."""
-    key = _dataset_key(run)
-    with _cache_lock:
-        ds = _datasets.get(key)
-    if ds is None:
+
+    def build():
         if run["source"] == "files":
             ds = g.file_dataset(run["reads_path"], run["reference_path"])
             if ds.fingerprint != run["fingerprint"]:
                 raise g.InputError(
                     f"{run['reads_path']}: input changed since the run started (checksum differs); start a new run"
                 )
-        else:
-            ds = g.synthetic_dataset(run["seed"], run["reads"], read_len=run["read_len"], genome_bp=run.get("genome_bp"))
-        _remember(key, ds)
-    return ds
+            return ds
+        return g.synthetic_dataset(run["seed"], run["reads"], read_len=run["read_len"], genome_bp=run.get("genome_bp"))
+
+    return _datasets.get(_dataset_key(run), build)
 
 
 def _index(reference) -> Any:
-    with _cache_lock:
-        idx = _indexes.get(reference.checksum)
-    if idx is None:
-        idx = g.build_index(reference)
-        with _cache_lock:
-            _indexes.setdefault(reference.checksum, idx)
-            if len(_indexes) > 4:
-                _indexes.pop(next(iter(_indexes)))
-    return idx
+    return _indexes.get(reference.checksum, lambda: g.build_index(reference))
 
 
 def _batch(ctx: StepContext, step: str, index: int):
-    """Read batch ``index``: continues a stream kept in the context when chunks come in order."""
+    """Read batch ``index`` from one stream per step kept in the context. Compute lanes ask
+    for nearby chunks slightly out of order: batches read ahead wait in a small stash."""
     run = ctx.input
-    key = f"stream:{step}"
-    nxt, it = ctx.cache.get(key, (None, None))
-    if nxt != index:
-        it = dataset(run).batches(run["chunk_size"], first_chunk=index)
-    batch = next(it)
-    ctx.cache[key] = (index + 1, it)
-    return batch
+    with ctx.cache.setdefault(f"stream-lock:{step}", threading.Lock()):
+        state = ctx.cache.setdefault(f"stream:{step}", {"next": None, "it": None, "stash": {}})
+        if index in state["stash"]:
+            return state["stash"].pop(index)
+        if state["next"] is None or index < state["next"]:
+            state["it"] = dataset(run).batches(run["chunk_size"], first_chunk=index)
+            state["next"], state["stash"] = index, {}
+        while state["next"] < index:  # read ahead for the lane that asked first
+            state["stash"][state["next"]] = next(state["it"])
+            state["next"] += 1
+        state["next"] += 1
+        return next(state["it"])
 
 
 def _qc_params(run: Mapping[str, Any]) -> "g.QCParams":

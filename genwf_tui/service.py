@@ -25,6 +25,7 @@ def make_executor(storage: Storage, cfg: Config, *, control: ExecutionControl | 
         storage, pipeline.workflow(retry_policy(cfg)), node_id=cfg.node_id,
         target_ratio=cfg.target_granularity_ratio, heartbeat_interval_secs=cfg.recovery.heartbeat_interval_secs,
         control=control, after_commit=after_commit, on_progress=on_progress, on_started=on_started,
+        lease_secs=cfg.recovery.stale_threshold_secs, compute_threads=cfg.pipeline.compute_threads,
     )
 
 

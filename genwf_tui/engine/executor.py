@@ -95,6 +95,7 @@ class WorkflowExecutor:
         on_started: Callable[[str, Owner], None] | None = None,
         lease_secs: float = 300.0,
         wait_poll_secs: float = 0.1,
+        compute_threads: int = 1,
     ):
         self.storage = storage
         self.workflow = workflow
@@ -107,6 +108,9 @@ class WorkflowExecutor:
         self.on_started = on_started
         self.lease_secs = lease_secs  # chunk leases of distributed runs (renewed while computing)
         self.wait_poll_secs = wait_poll_secs  # how often the owner looks at chunks other nodes compute
+        # Chunks of a step whose chunks are independent (distributable) compute this many at a
+        # time; a kill then loses at most one chunk per thread.
+        self.compute_threads = max(1, compute_threads)
         self._distributed = False
         self._lock = asyncio.Lock()
         self._lost = False
@@ -174,7 +178,8 @@ class WorkflowExecutor:
         execution_id = fence.execution_id
         self._lost = self._cancel_flag = False
         self._distributed = distributed
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"genwf-compute-{execution_id[:8]}")
+        self._pool = ThreadPoolExecutor(max_workers=self.compute_threads,
+                                        thread_name_prefix=f"genwf-compute-{execution_id[:8]}")
         mark_live(owner.incarnation)
         heartbeat = asyncio.create_task(self._heartbeat_loop(fence))
         ctx = StepContext(execution_id=execution_id, input=run_input, cache={})
@@ -239,13 +244,37 @@ class WorkflowExecutor:
         if self._distributed and step.distributable:
             await self._run_shared(run)
         else:  # the single-node path: no leases, one commit per chunk
-            for index in range(total):
-                if index not in done:
-                    self._check_stop()
-                    await self._chunk(run, index)
+            todo = [i for i in range(total) if i not in done]
+            lanes = self.compute_threads if step.distributable else 1
+            await self._run_lanes(run, todo, min(lanes, len(todo)))
         self._check_stop()
         share = tracker.take()  # the step's trailing coordination; chunk shares are already stored
         await self._write(lambda: self.storage.finish_step(fence, step.id, "COMPLETED", share.coordinate_ms))
+
+    async def _run_lanes(self, run: "_StepRun", todo: list[int], lanes: int) -> None:
+        """Compute ``todo`` in order on up to ``lanes`` compute threads at once, each chunk
+        committed as soon as it is done. On a failure no lane starts another chunk, every
+        chunk in flight ends (committed or refused), then the first failure is raised."""
+        queue = iter(todo)
+        failures: list[BaseException] = []
+
+        async def lane() -> None:
+            for index in queue:  # one shared iterator: each chunk is taken once
+                if failures:
+                    return
+                try:
+                    self._check_stop()
+                    await self._chunk(run, index)
+                except BaseException as exc:
+                    failures.append(exc)
+                    return
+
+        if lanes <= 1:
+            await lane()
+        else:
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+        if failures:
+            raise failures[0]
 
     async def _run_shared(self, run: "_StepRun") -> None:
         """A distributable step of a distributed run: lease each chunk before computing it, so
@@ -381,10 +410,14 @@ class WorkflowExecutor:
                 raise
 
     async def _compute(self, tracker: CoordinationComputeTracker, fn: Callable[..., T], *args: Any) -> T:
-        def timed() -> tuple[T, float]:
-            t0 = time.perf_counter()
-            result = fn(*args)
-            return result, (time.perf_counter() - t0) * 1000.0
+        """Run handler code in a compute thread; its span counts as compute."""
+
+        def timed() -> T:
+            tracker.start_compute()
+            try:
+                return fn(*args)
+            finally:
+                tracker.end_compute()
 
         assert self._pool is not None
         future = asyncio.get_running_loop().run_in_executor(self._pool, timed)
@@ -395,8 +428,7 @@ class WorkflowExecutor:
             if self.control.killed:
                 future.cancel()
                 raise Killed()
-        result, ms = future.result()
-        tracker.record_compute(ms)
+        result = future.result()
         if self.control.killed:
             raise Killed()
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterable
@@ -61,63 +62,71 @@ class Metrics:
 
 
 class CoordinationComputeTracker:
-    """Splits wall time into compute (inside step handlers) and coordination (the rest).
+    """Splits the engine's wall time into compute (while at least one step handler runs) and
+    coordination (the rest of the time the tracker is running).
 
-    ``start_compute``/``end_compute`` and ``start_coordinate``/``end_coordinate`` bracket
-    spans; :meth:`take` hands over what accumulated since the last take (a chunk's share,
-    persisted with its checkpoint) with any open span cut at that instant; :meth:`finalize`
-    gives the totals of this tracker's life.
+    ``start_coordinate``/``end_coordinate`` start and pause the tracker's clock;
+    ``start_compute``/``end_compute`` bracket handler calls and may overlap (several compute
+    threads), so compute is the union of their spans and ``compute + coordinate`` equals the
+    wall time. Thread-safe. :meth:`take` hands over what accumulated since the last take (a
+    chunk's share, persisted with its checkpoint), cutting open spans at that instant;
+    :meth:`finalize` gives the totals of this tracker's life.
     """
 
     def __init__(self, clock=time.perf_counter):
         self._clock = clock
-        self._compute = self._coordinate = 0.0
-        self._total_compute = self._total_coordinate = 0.0
-        self._open: tuple[str, float] | None = None
-
-    def _close(self) -> None:
-        if self._open is not None:
-            kind, t0 = self._open
-            dt = (self._clock() - t0) * 1000.0
-            if kind == "compute":
-                self._compute += dt
-            else:
-                self._coordinate += dt
-            self._open = None
+        self._lock = threading.Lock()
+        self._active = 0  # handlers running now
+        self._compute_since = 0.0  # when the current union of compute spans began (or the last take)
+        self._running_since: float | None = None  # None while paused
+        self._compute = self._wall = 0.0  # ms since the last take
+        self._total = Metrics(0.0, 0.0)
 
     def start_compute(self) -> None:
-        self._close()
-        self._open = ("compute", self._clock())
+        with self._lock:
+            if self._active == 0:
+                self._compute_since = self._clock()
+            self._active += 1
 
     def end_compute(self) -> None:
-        self._close()
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self._compute += (self._clock() - self._compute_since) * 1000.0
 
     def start_coordinate(self) -> None:
-        self._close()
-        self._open = ("coordinate", self._clock())
+        with self._lock:
+            if self._running_since is None:
+                self._running_since = self._clock()
 
     def end_coordinate(self) -> None:
-        self._close()
+        with self._lock:
+            if self._running_since is not None:
+                self._wall += (self._clock() - self._running_since) * 1000.0
+                self._running_since = None
 
     def record_compute(self, ms: float) -> None:
-        """Compute measured inside a compute thread while a coordination span stays open:
-        moved from coordination to compute, so thread hand-off counts as coordination."""
-        self._compute += ms
-        self._coordinate -= ms
+        """Compute measured elsewhere (inside a compute thread) while the clock runs."""
+        with self._lock:
+            self._compute += ms
 
     def take(self) -> Metrics:
-        """The share since the last take; an open span is cut now and goes on."""
-        reopen = self._open[0] if self._open else None
-        self._close()
-        share = Metrics(self._compute, self._coordinate)
-        self._total_compute += self._compute
-        self._total_coordinate += self._coordinate
-        self._compute = self._coordinate = 0.0
-        if reopen:
-            self._open = (reopen, self._clock())
-        return share
+        """The share since the last take; open spans are cut now and go on."""
+        with self._lock:
+            now = self._clock()
+            if self._running_since is not None:
+                self._wall += (now - self._running_since) * 1000.0
+                self._running_since = now
+            if self._active:
+                self._compute += (now - self._compute_since) * 1000.0
+                self._compute_since = now
+            share = Metrics(self._compute, max(0.0, self._wall - self._compute))
+            self._compute = self._wall = 0.0
+            self._total = self._total + share
+            return share
 
     def finalize(self) -> Metrics:
         self.take()
-        self._open = None
-        return Metrics(self._total_compute, self._total_coordinate)
+        with self._lock:
+            self._running_since = None
+            return self._total

@@ -159,3 +159,41 @@ async def test_metrics_are_not_double_counted(storage):
         assert s.compute_ms == pytest.approx(sum(c.compute_ms for c in mine))
         assert s.coordinate_ms >= sum(c.coordinate_ms for c in mine)
         assert s.coordinate_ms - sum(c.coordinate_ms for c in mine) < wall_ms / 3
+
+
+async def test_parallel_lanes_compute_each_chunk_once(storage):
+    import time
+
+    calls = Calls()
+    ex = WorkflowExecutor(storage, toy_workflow(calls, distributable=True), node_id="node-t",
+                          heartbeat_interval_secs=0.05, compute_threads=3)
+    t0 = time.perf_counter()
+    outcome = await ex.execute({"chunks": 12})
+    wall_ms = (time.perf_counter() - t0) * 1000
+    assert outcome.status == "COMPLETED" and outcome.output["total"] == expected_total(12)
+    assert all(calls.counter[("sq", i)] == 1 and calls.counter[("plus", i)] == 1 for i in range(12))
+    chunks = await storage.get_chunks(outcome.execution_id)
+    assert sorted((c.step_id, c.chunk_index) for c in chunks if c.step_id == "sq") == [("sq", i) for i in range(12)]
+    assert outcome.output["metrics"]["total_time_ms"] <= wall_ms  # overlapping compute counted once
+
+
+async def test_parallel_lanes_kill_loses_at_most_one_chunk_per_lane(storage):
+    gate = threading.Event()
+    calls = Calls()
+    control = ExecutionControl()
+    ex = WorkflowExecutor(storage, toy_workflow(calls, gate=gate, distributable=True), node_id="node-t",
+                          heartbeat_interval_secs=0.05, compute_threads=2, control=control)
+    task = asyncio.create_task(ex.execute({"chunks": 10, "gate_at": 4}))
+    while calls.counter[("sq", 4)] == 0:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # the other lane goes on with the chunks after the gated one
+    control.kill()
+    outcome = await asyncio.wait_for(task, 5)
+    gate.set()
+    assert outcome.status == KILLED
+    eid = outcome.execution_id
+    done = sorted(c.chunk_index for c in await storage.get_chunks(eid, "sq"))
+    assert 4 not in done and len(set(range(10)) - set(done)) <= 2  # at most one chunk per lane lost
+    resumed = await executor(storage, toy_workflow(calls, distributable=True)).execute_from_state(eid)
+    assert resumed.status == "COMPLETED" and resumed.output["total"] == expected_total(10)
+    assert all(calls.counter[("sq", i)] == 1 for i in done)  # never recomputed
