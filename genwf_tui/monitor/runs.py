@@ -104,10 +104,15 @@ class _Job:
 
 
 def _default_executor_factory(cfg: Config) -> ExecutorFactory:
+    # The dashboard's runs share its process with the UI: one compute lane each keeps the
+    # GIL free often enough for keys to be answered while several runs compute.
+    lanes = copy.deepcopy(cfg)
+    lanes.pipeline.compute_threads = 1
+
     def factory(storage: Storage, control: ExecutionControl, **hooks: Any) -> WorkflowExecutor:
         from ..service import make_executor
 
-        return make_executor(storage, cfg, control=control, **hooks)
+        return make_executor(storage, lanes, control=control, **hooks)
 
     return factory
 
