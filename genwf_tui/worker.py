@@ -137,7 +137,7 @@ class Worker:
         return DrainableExecutor(
             self.metered, self.workflow, node_id=self.node_id, target_ratio=self.cfg.target_granularity_ratio,
             heartbeat_interval_secs=self.cfg.recovery.heartbeat_interval_secs, control=ExecutionControl(),
-            draining=lambda: self.draining, lease_secs=self.lease_secs,
+            draining=lambda: self.draining, lease_secs=self.lease_secs, compute_threads=self.cfg.pipeline.compute_threads,
         )
 
     # -- signals --------------------------------------------------------------------------

@@ -18,11 +18,13 @@ eid = sys.argv[1]
 c = sqlite3.connect("v.db")
 status, = c.execute("SELECT status FROM workflow_executions WHERE execution_id=?", (eid,)).fetchone()
 assert status == "RUNNING", f"killed run should still be RUNNING, is {status}"
-done = c.execute("SELECT chunk_index FROM chunk_checkpoints WHERE execution_id=? AND step_id='qc' ORDER BY 1", (eid,)).fetchall()
-assert [i for (i,) in done] == [0, 1, 2, 3], f"expected qc chunks 0..3 checkpointed, got {done}"
+done = {i for (i,) in c.execute("SELECT chunk_index FROM chunk_checkpoints WHERE execution_id=? AND step_id='qc'", (eid,))}
+# the crash came right after chunk 3's checkpoint; with two compute lanes the other lane's
+# chunk may still have been in flight, so at most one of 0..2 may be missing
+assert 3 in done and len({0, 1, 2, 3} - done) <= 1, f"expected qc chunks 0..3 checkpointed (one may be in flight), got {sorted(done)}"
 before = c.execute("SELECT step_id, chunk_index, incarnation, committed_at FROM chunk_checkpoints WHERE execution_id=?", (eid,)).fetchall()
 open("before.txt", "w").write(repr(sorted(before)))
-print("OK: crash left a RUNNING run with qc chunks 0..3")
+print(f"OK: crash left a RUNNING run with qc chunks {sorted(done)}")
 PY
 genwf --storage v.db show "$ID" | grep -q "INTERRUPTED" || fail "genwf show does not report the run as INTERRUPTED"
 genwf --storage v.db --resume "$ID" > resume.log || fail "resume failed"

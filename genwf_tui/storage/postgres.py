@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from .base import Storage
+from .columns import chunk_columns, execution_columns, step_columns
 from .postgres_leases import DROP_LEASE, PostgresLeases
 from .records import (
     ChunkLease,
@@ -52,20 +53,9 @@ def _age(col: str) -> str:
     return f"EXTRACT(EPOCH FROM ({NOW} - {col}))::float8"
 
 
-_EXEC_COLS = (
-    "execution_id, definition_id, definition_version, status, current_step_id, input_json, "
-    "output_json, error, node_id, version, owner_incarnation, owner_pid, owner_host, "
-    "recovery_count, cancel_requested, metadata_json, "
-    f"{_epoch('created_at')}, {_epoch('started_at')}, {_epoch('completed_at')}, {_epoch('updated_at')}, "
-    f"{_epoch('last_heartbeat')}, {_epoch('last_progress_at')}, {_age('last_heartbeat')}, {_age('last_progress_at')}"
-)
-_STEP_COLS = (
-    "execution_id, step_id, step_index, status, attempt, error, chunks_total, chunks_done, items_done, "
-    f"compute_ms, coordinate_ms, {_epoch('started_at')}, {_epoch('completed_at')}, metadata_json"
-)
-_CHUNK_COLS = (
-    f"step_id, chunk_index, items, compute_ms, coordinate_ms, node_id, incarnation, attempt, {_epoch('committed_at')}"
-)
+_EXEC_COLS = execution_columns(_epoch, _age)
+_STEP_COLS = step_columns(_epoch)
+_CHUNK_COLS = chunk_columns(_epoch)
 
 
 def _fence_cte(sets: str = "", returning: str = "cancel_requested") -> str:

@@ -27,6 +27,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("step", "Step"), ("ratio", "Ratio"), ("throughput", "Reads/s"), ("age", "Age"),
 )
 SORT_NAMES = dict(COLUMNS)
+# Cells that change width as a run goes on (RUNNING -> INTERRUPTED, COMPLETED; the step name)
+# get the width of their longest value up front, so nothing is cut and columns never jump.
+WIDTHS = {"status": len("INTERRUPTED"), "step": len("Variant calling"), "node": 18}
 
 
 class IdText(Text):
@@ -57,7 +60,7 @@ class RunsTable(DataTable):
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=WIDTHS.get(key))
 
     # -- cells ---------------------------------------------------------------------------
     def cells(self, row: RunRow, now: float) -> list:
