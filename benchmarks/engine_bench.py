@@ -93,16 +93,7 @@ DBOS.destroy()
 
 
 def dbos_per_step_ms(path: str, n: int) -> float | None:
-    try:
-        import dbos  # noqa: F401
-    except ImportError:
-        return None
-    p = subprocess.run([sys.executable, "-c", DBOS_CHILD, str(n), f"sqlite:///{path}"], capture_output=True, text=True,
-                       timeout=600)
-    if p.returncode != 0:
-        print("DBOS failed:", p.stderr[-2000:], file=sys.stderr)
-        return None
-    return float(p.stdout.strip().splitlines()[-1])
+    return dbos_per_step_ms_url(f"sqlite:///{path}", n)
 
 
 def genwf(args, cwd, env=None) -> subprocess.CompletedProcess:
@@ -152,11 +143,58 @@ def recovery_latency(work: Path, reads: int, chunk: int) -> dict:
     return results
 
 
+async def raw_pg_commit_ms(dsn: str, n: int) -> float:
+    """One durable PostgreSQL commit (synchronous_commit on) of a small row, averaged."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_raw; CREATE TABLE bench_raw (i int PRIMARY KEY, payload bytea)")
+        t0 = time.perf_counter()
+        for i in range(n):
+            await conn.execute("INSERT INTO bench_raw VALUES ($1, $2)", i, b"x" * 64)
+        dt = time.perf_counter() - t0
+        await conn.execute("DROP TABLE bench_raw")
+        return dt / n * 1000
+    finally:
+        await conn.close()
+
+
+def postgres_section(dsn: str, n: int, skip_dbos: bool) -> None:
+    from genwf_tui.storage.url import redact
+
+    raw = asyncio.run(raw_pg_commit_ms(dsn, n))
+    ours_wall, _ = asyncio.run(ours_per_step_ms(dsn, n))
+    dbos = None if skip_dbos else dbos_per_step_ms_url(dsn, n)
+    print(f"\n== Per-checkpoint overhead, {n} trivial steps, PostgreSQL ({redact(dsn)})")
+    print(f"{'system':<34}{'ms/step':>10}{'vs raw commit':>16}")
+    print(f"{'raw PostgreSQL commit':<34}{raw:>10.3f}{1.0:>15.2f}x")
+    print(f"{'genwf (wall per checkpoint)':<34}{ours_wall:>10.3f}{ours_wall / raw:>15.2f}x")
+    if dbos is not None:
+        print(f"{'DBOS Transact ' + _dbos_version():<34}{dbos:>10.3f}{dbos / raw:>15.2f}x")
+        print(f"genwf / DBOS per step: {ours_wall / dbos:.3f}")
+
+
+def dbos_per_step_ms_url(url: str, n: int) -> float | None:
+    try:
+        import dbos  # noqa: F401
+    except ImportError:
+        return None
+    p = subprocess.run([sys.executable, "-c", DBOS_CHILD, str(n), url], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        print("DBOS failed:", p.stderr[-2000:].replace(url, "<dsn>"), file=sys.stderr)
+        return None
+    return float(p.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--skip-dbos", action="store_true")
     ap.add_argument("--max-reads", type=int, default=1_000_000)
+    ap.add_argument("--postgres", default=os.environ.get("GENWF_TEST_POSTGRES_DSN"),
+                    help="also measure on this PostgreSQL DSN (default $GENWF_TEST_POSTGRES_DSN)")
+    ap.add_argument("--only-overhead", action="store_true", help="just the per-checkpoint overhead sections")
     args = ap.parse_args()
     n = 200 if args.quick else 1000
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,6 +210,10 @@ def main() -> None:
         if dbos is not None:
             print(f"{'DBOS Transact ' + _dbos_version():<34}{dbos:>10.3f}{dbos / raw:>15.2f}x")
             print(f"genwf / DBOS per step: {ours_wall / dbos:.3f} (target <= 0.25)")
+        if args.postgres:
+            postgres_section(args.postgres, n, args.skip_dbos)
+        if args.only_overhead:
+            return
 
         sizes = [10_000, 100_000] + ([1_000_000] if args.max_reads >= 1_000_000 and not args.quick else [])
         print("\n== Genomic pipeline, default chunk size 50,000")
