@@ -253,6 +253,11 @@ class RunFront:
         execution_id = await resolve_id(storage, text)
         rec = await storage.get_execution(execution_id)
         assert rec is not None
+        from . import pipeline
+
+        if (rec.definition_id, rec.definition_version) != (pipeline.WORKFLOW_ID, pipeline.WORKFLOW_VERSION):
+            raise UsageError(f"execution {report.short(execution_id)} is of workflow {rec.definition_id} "
+                             f"v{rec.definition_version}, which genwf does not run")
         stale = self.cfg.recovery.stale_threshold_secs
         if rec.status == "COMPLETED":
             self.say(f"Execution {execution_id} already COMPLETED.")
@@ -270,8 +275,6 @@ class RunFront:
                 hb = f"{rec.heartbeat_age:.1f}s" if rec.heartbeat_age is not None else "?"
                 raise UsageError(f"execution {report.short(execution_id)} is still running on node {rec.node_id} "
                                  f"(pid {rec.owner_pid} on {rec.owner_host}, heartbeat {hb} ago); not taking it over")
-        from . import pipeline
-
         pipeline.check_inputs(rec.input)
         self.header(storage, rec.input, execution_id)
         progress = report.Progress(self.out)

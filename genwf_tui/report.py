@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Mapping, TextIO
@@ -98,11 +99,18 @@ def derived_status(rec: ExecutionRecord, stale_secs: float) -> str:
 def run_list(records: list[ExecutionRecord], stale_secs: float) -> str:
     lines = [f"{'ID':<10}{'STATUS':<13}{'NODE':<20}{'READS':>10}  {'STEP':<8}{'CREATED (UTC)':<20}"]
     for r in records:
-        reads = r.input.get("reads", "")
+        reads = r.input.get("reads")
+        reads_text = f"{reads:,}" if isinstance(reads, int) else "-"  # other workflows share the database
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.created_at))
         lines.append(f"{short(r.execution_id):<10}{derived_status(r, stale_secs):<13}{(r.node_id or '-')[:19]:<20}"
-                     f"{reads:>10,}  {(r.current_step_id or '-'):<8}{created:<20}")
+                     f"{reads_text:>10}  {(r.current_step_id or '-'):<8}{created:<20}")
     return "\n".join(lines)
+
+
+def _describe_input(run: Mapping) -> str:
+    if isinstance(run.get("reads"), int) and isinstance(run.get("chunk_size"), int):
+        return f"{run['reads']:,} reads, chunk size {run['chunk_size']:,}, source {run.get('source')}"
+    return json.dumps(run, sort_keys=True)[:120]  # another workflow's input
 
 
 def show(rec: ExecutionRecord, steps: list[StepRecord], events, stale_secs: float, target: float) -> str:
@@ -110,7 +118,7 @@ def show(rec: ExecutionRecord, steps: list[StepRecord], events, stale_secs: floa
         f"Execution  {rec.execution_id}",
         f"Status     {derived_status(rec, stale_secs)}" + (f" ({rec.status})" if rec.status == "RUNNING" else ""),
         f"Node       {rec.node_id or '-'}  pid {rec.owner_pid or '-'} on {rec.owner_host or '-'}",
-        f"Reads      {rec.input.get('reads', 0):,}  chunk size {rec.input.get('chunk_size', 0):,}  source {rec.input.get('source')}",
+        f"Input      {_describe_input(rec.input)}",
     ]
     if rec.status == "RUNNING":
         why = interrupted_reason(rec, stale_threshold_secs=stale_secs)

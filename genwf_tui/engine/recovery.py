@@ -47,12 +47,16 @@ class RecoveryService:
         self.make_executor = executor_factory
         self.policy = policy
         self.node_id = node_id
+        d = executor_factory().workflow.definition
+        self.definition = (d.id, d.version)  # other workflows sharing the database are not ours to run
 
     async def find_interrupted(self) -> list[tuple[ExecutionRecord, str]]:
         """Executions to take now, with why: interrupted RUNNING ones, and PENDING if asked."""
         statuses = ["RUNNING", "PENDING"] if self.policy.include_pending else ["RUNNING"]
         found = []
         for rec in await self.storage.list_executions(limit=10_000, statuses=statuses):
+            if (rec.definition_id, rec.definition_version) != self.definition:
+                continue
             if rec.status == "PENDING":
                 found.append((rec, "waiting for a node"))
                 continue

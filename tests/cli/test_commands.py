@@ -73,3 +73,27 @@ def test_cancel_and_resume_of_a_live_run(tmp_path, genwf_env):
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+
+
+def test_list_and_show_tolerate_other_workflows(tmp_path, genwf_env):
+    """The database may hold executions of other workflows (benchmarks, tools): never a traceback."""
+    import asyncio
+
+    from genwf_tui.engine import WorkflowExecutor
+    from genwf_tui.storage import make_storage
+
+    from ..engine.toy import toy_workflow
+
+    async def toy_run():
+        s = make_storage(str(tmp_path / "w.db"))
+        await s.open()
+        try:
+            return (await WorkflowExecutor(s, toy_workflow(), node_id="n").execute({"chunks": 2})).execution_id
+        finally:
+            await s.close()
+
+    eid = asyncio.run(toy_run())
+    p = genwf(["list", "--storage", "w.db"], tmp_path, genwf_env, check=0)
+    assert eid[:8] in p.stdout
+    p = genwf(["show", eid, "--storage", "w.db"], tmp_path, genwf_env, check=0)
+    assert '"chunks": 2' in p.stdout

@@ -148,3 +148,15 @@ def test_interrupted_reason_rules():
     assert interrupted_reason(ExecutionRecord(**{**base, "status": "PENDING"}), stale_threshold_secs=0) is None
     mine = ExecutionRecord(**{**base, "owner_host": HOST, "owner_pid": 99999999})
     assert "gone" in interrupted_reason(mine, stale_threshold_secs=10)
+
+
+async def test_other_workflows_are_left_alone(storage):
+    """Recovery only takes executions of its own workflow definition."""
+    await crashed_run(storage, Owner("node-a", "other-1", dead_pid(), HOST))
+    await storage.save_definition("other", 1, "Other", "{}")
+    from genwf_tui.storage.records import NewExecution as New
+
+    await storage.create_execution(New("foreign", "other", 1, "{}", ("x",)), None)
+    report = await service(storage).recover_on_startup()
+    assert report.total_found == 1 and report.recovered == 1
+    assert (await storage.get_execution("foreign")).status == "PENDING"
