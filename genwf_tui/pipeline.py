@@ -126,16 +126,24 @@ def _index(reference) -> Any:
     return _indexes.get(reference.checksum, lambda: g.build_index(reference))
 
 
+READ_AHEAD = 4  # batches a file stream may read past the one asked for (one per lane is enough)
+
+
 def _batch(ctx: StepContext, step: str, index: int):
-    """Read batch ``index`` from one stream per step kept in the context. Compute lanes ask
-    for nearby chunks slightly out of order: batches read ahead wait in a small stash."""
+    """Read batch ``index``. Synthetic reads are generated directly (random access is free).
+    Files are read as one stream per step kept in the context: compute lanes ask for nearby
+    chunks slightly out of order, so batches read ahead wait in a small stash; a far jump
+    (chunks taken by other nodes, a retry) restarts the stream there instead."""
     run = ctx.input
+    ds = dataset(run)
+    if run["source"] != "files":
+        return next(ds.batches(run["chunk_size"], first_chunk=index))
     with ctx.cache.setdefault(f"stream-lock:{step}", threading.Lock()):
         state = ctx.cache.setdefault(f"stream:{step}", {"next": None, "it": None, "stash": {}})
         if index in state["stash"]:
             return state["stash"].pop(index)
-        if state["next"] is None or index < state["next"]:
-            state["it"] = dataset(run).batches(run["chunk_size"], first_chunk=index)
+        if state["next"] is None or index < state["next"] or index > state["next"] + READ_AHEAD:
+            state["it"] = ds.batches(run["chunk_size"], first_chunk=index)
             state["next"], state["stash"] = index, {}
         while state["next"] < index:  # read ahead for the lane that asked first
             state["stash"][state["next"]] = next(state["it"])
