@@ -38,13 +38,10 @@ def reference(tmp_path_factory):
     return get
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "shared.db")
-    dsn = postgres_dsn()
-    asyncio.run(reset_postgres(dsn))
-    return dsn
+@pytest.fixture
+def shared_url(storage_url) -> str:
+    """The database the nodes share: a fresh one on each backend."""
+    return storage_url
 
 
 @pytest.fixture
