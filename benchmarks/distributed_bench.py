@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,58 +29,23 @@ sys.path.insert(0, str(ROOT))
 from genwf_tui import pipeline  # noqa: E402
 from genwf_tui.config import ConfigBootstrap  # noqa: E402
 from genwf_tui.service import make_executor  # noqa: E402
-from genwf_tui.storage import make_storage, redact  # noqa: E402
+from genwf_tui.storage import redact  # noqa: E402
+from workers import run_workers, with_storage  # noqa: E402
 
 TIMING = ("metrics", "step_metrics", "throughput_reads_per_sec", "execution_id")
-
-
-async def _with(url: str, fn, read_only: bool = False):
-    s = make_storage(url, read_only=read_only)
-    await s.open()
-    try:
-        return await fn(s)
-    finally:
-        await s.close()
 
 
 def submit(url: str, reads: int, chunk: int, distributed: bool, workdir: Path) -> str:
     cfg = ConfigBootstrap(environ={}, cwd=workdir).load({"pipeline.chunk_size": chunk, "storage.url": url})
     meta = {"distributed": True} if distributed else None
-    return asyncio.run(_with(url, lambda s: make_executor(s, cfg).submit(pipeline.make_input(cfg, reads), meta)))
-
-
-def run_workers(url: str, workers: int, ids: list[str], workdir: Path) -> float:
-    """Start ``workers`` worker processes; seconds until every run in ``ids`` is COMPLETED."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOMIC_PIPELINE__")}
-    env.update(GENOMIC_PIPELINE__WORKER__POLL_INTERVAL_SECS="0.2", PYTHONPATH=str(ROOT),
-               GENOMIC_PIPELINE__PIPELINE__COMPUTE_THREADS="1")  # one lane per worker: workers = cores
-    t0 = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "genwf_tui.cli", "worker", "--storage", url, "--node-id",
-                               f"bench-{workers}-{i}", "--concurrency", "1", "--listen", "off"],
-                              cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for i in range(workers)]
-    try:
-        while True:
-            # a light read-only poll: the benchmark must not steal CPU or the write lock from the workers
-            recs = [asyncio.run(_with(url, lambda s, i=i: s.get_execution(i), read_only=True)) for i in ids]
-            if all(r.status == "COMPLETED" for r in recs):
-                return time.perf_counter() - t0
-            for r in recs:
-                if r.status in ("FAILED", "CANCELLED"):
-                    raise SystemExit(f"run {r.execution_id} ended {r.status}: {r.error}")
-            time.sleep(0.25)
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=60)
+    return asyncio.run(with_storage(url, lambda s: make_executor(s, cfg).submit(pipeline.make_input(cfg, reads), meta)))
 
 
 def one(url: str, workers: int, reads: int, chunk: int, distributed: bool, workdir: Path) -> tuple[float, float, dict, dict]:
     eid = submit(url, reads, chunk, distributed, workdir)
     wall = run_workers(url, workers, [eid], workdir)
-    rec = asyncio.run(_with(url, lambda s: s.get_execution(eid)))
-    chunks = asyncio.run(_with(url, lambda s: s.get_chunks(eid)))
+    rec = asyncio.run(with_storage(url, lambda s: s.get_execution(eid)))
+    chunks = asyncio.run(with_storage(url, lambda s: s.get_chunks(eid)))
     nodes: dict[str, int] = {}
     for c in chunks:
         nodes[c.node_id] = nodes.get(c.node_id, 0) + 1

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +25,7 @@ from genwf_tui import pipeline  # noqa: E402
 from genwf_tui.config import ConfigBootstrap  # noqa: E402
 from genwf_tui.service import make_executor  # noqa: E402
 from genwf_tui.storage import make_storage, redact  # noqa: E402
+from workers import run_workers  # noqa: E402
 
 
 async def submit(url: str, runs: int, reads: int, chunk: int, workdir: Path) -> list[str]:
@@ -43,39 +42,9 @@ async def submit(url: str, runs: int, reads: int, chunk: int, workdir: Path) -> 
         await s.close()
 
 
-async def statuses(url: str, ids: list[str]) -> list[str]:
-    s = make_storage(url)
-    await s.open()
-    try:
-        return [(await s.get_execution(i)).status for i in ids]
-    finally:
-        await s.close()
-
-
 def one(url: str, workers: int, runs: int, reads: int, chunk: int, workdir: Path) -> float:
     ids = asyncio.run(submit(url, runs, reads, chunk, workdir))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GENOMIC_PIPELINE__")}
-    env.update(GENOMIC_PIPELINE__WORKER__POLL_INTERVAL_SECS="0.2", PYTHONPATH=str(ROOT))
-    t0 = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "genwf_tui.cli", "worker", "--storage", url, "--node-id",
-                               f"bench-{workers}-{i}", "--concurrency", "1", "--listen", "off"],
-                              cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-             for i in range(workers)]
-    try:
-        while True:
-            st = asyncio.run(statuses(url, ids))
-            if all(s == "COMPLETED" for s in st):
-                break
-            if any(s in ("FAILED", "CANCELLED") for s in st):
-                raise SystemExit(f"a run failed: {st}")
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=60)
-    return wall
+    return run_workers(url, workers, ids, workdir)
 
 
 def main() -> int:

@@ -38,4 +38,5 @@ def make_recovery(storage: Storage, cfg: Config, executor_factory: Callable[[], 
                   *, include_pending: bool = True) -> RecoveryService:
     """A recovery service whose resumed runs use ``executor_factory`` (default: plain executors)."""
     factory = executor_factory or (lambda: make_executor(storage, cfg))
-    return RecoveryService(storage, factory, recovery_policy(cfg, include_pending=include_pending), node_id=cfg.node_id)
+    return RecoveryService(storage, factory, recovery_policy(cfg, include_pending=include_pending), node_id=cfg.node_id,
+                           definition=pipeline.workflow().definition)

@@ -32,47 +32,17 @@ from typing import Any, Callable, TextIO
 from . import pipeline
 from .config import Config, ConfigError
 from .engine import ExecutionControl, Outcome, WorkflowExecutor
-from .engine.executor import KILLED
+from .engine.executor import RELEASED
 from .engine.helper import ChunkHelper
 from .engine.owner import PROCESS_INCARNATION, mark_gone, mark_live, new_owner
 from .node_http import NodeHTTPServer, NodeMetrics, parse_listen
 from .service import make_recovery, retry_policy
 from .storage import Storage, make_storage
-from .storage.records import ChunkLease, ChunkWrite, ExecutionRecord, Fence, Owner, OwnershipLost
+from .storage.records import ChunkLease, ChunkWrite, ExecutionRecord, Fence, Owner
 
 log = logging.getLogger(__name__)
 HELP_LINGER_SECS = 1.0  # how long a helper keeps looking after its last chunk (covers step changes)
 HELP_RETRY_SECS = 0.1
-
-
-class DrainableExecutor(WorkflowExecutor):
-    """A WorkflowExecutor that, once its node drains, stops at the next chunk boundary
-    without writing anything more (the node then releases the run), and remembers the
-    fence it runs under so the node can release it.
-
-    The engine has no "release instead of cancel" outcome yet; this uses its ``_check_stop``
-    hook (called before every chunk, at the end of every step and before finishing): when
-    draining it turns into a kill, which the executor honours without further writes.
-    """
-
-    def __init__(self, *args: Any, draining: Callable[[], bool], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._draining = draining
-        self.fence: Fence | None = None
-        self.owner: Owner | None = None
-        self.on_take: Callable[[str], None] | None = None  # called once the run is ours, before it runs
-
-    async def execute_from_state(self, execution_id: str, *, fence: Fence | None = None, owner: Owner | None = None,
-                                 event: str = "resumed", recovery: bool = True) -> Outcome:
-        self.fence, self.owner = fence, owner
-        if self.on_take is not None and fence is not None:
-            self.on_take(execution_id)
-        return await super().execute_from_state(execution_id, fence=fence, owner=owner, event=event, recovery=recovery)
-
-    def _check_stop(self) -> None:
-        if self._draining() and not self.control.killed:
-            self.control.kill()
-        super()._check_stop()
 
 
 class MeteredStorage:
@@ -115,7 +85,7 @@ class Worker:
         self.metered = MeteredStorage(storage, self.metrics)
         self.workflow = pipeline.workflow(retry_policy(cfg))
         self.tasks: dict[str, asyncio.Task] = {}
-        self.executors: dict[str, DrainableExecutor] = {}
+        self.executors: dict[str, WorkflowExecutor] = {}
         self.lease_secs = cfg.recovery.stale_threshold_secs
         self.helper = ChunkHelper(self.metered, self.workflow, new_owner(self.node_id), lease_secs=self.lease_secs,
                                   exclude=lambda: list(self.tasks))
@@ -133,12 +103,18 @@ class Worker:
         print(f"[{self.node_id}] {text}", file=self.out, flush=True)
 
     # -- executors ---------------------------------------------------------------------------
-    def _new_executor(self) -> DrainableExecutor:
-        return DrainableExecutor(
+    def _new_executor(self, on_started: Callable[[str, Owner], None] | None = None) -> WorkflowExecutor:
+        control = ExecutionControl()
+        if self.draining:  # claimed while the node began to drain: hand it back at once
+            control.release(self._release_reason())
+        return WorkflowExecutor(
             self.metered, self.workflow, node_id=self.node_id, target_ratio=self.cfg.target_granularity_ratio,
-            heartbeat_interval_secs=self.cfg.recovery.heartbeat_interval_secs, control=ExecutionControl(),
-            draining=lambda: self.draining, lease_secs=self.lease_secs, compute_threads=self.cfg.pipeline.compute_threads,
+            heartbeat_interval_secs=self.cfg.recovery.heartbeat_interval_secs, control=control,
+            lease_secs=self.lease_secs, compute_threads=self.cfg.pipeline.compute_threads, on_started=on_started,
         )
+
+    def _release_reason(self) -> str:
+        return f"node {self.node_id} shutting down (pid {os.getpid()})"
 
     # -- signals --------------------------------------------------------------------------
     def request_stop(self, signame: str = "signal") -> None:
@@ -146,11 +122,13 @@ class Worker:
             self.draining = True
             n = len(self.tasks)
             self.say(f"{signame}: draining — finishing {n} chunk(s) in flight, then releasing {n} run(s)")
+            for ex in list(self.executors.values()):
+                ex.control.release(self._release_reason())
         elif not self.hard_stop:
             self.hard_stop = True
             self.say(f"{signame} again: stopping now; releasing runs without waiting for their chunks")
             for ex in list(self.executors.values()):
-                ex.control.kill()
+                ex.control.release(self._release_reason(), now=True)
             for h in list(self.helpers):
                 h.cancel()  # the chunk in flight is handed back (its lease released)
         self._wake.set()
@@ -219,9 +197,7 @@ class Worker:
         if self._free() <= 0:
             return 0
         recovery = make_recovery(self.storage, self.cfg, include_pending=False)
-        d = self.workflow.definition
-        found = [(rec, why) for rec, why in await recovery.find_interrupted()
-                 if rec.execution_id not in self.tasks and (rec.definition_id, rec.definition_version) == (d.id, d.version)]
+        found = [(rec, why) for rec, why in await recovery.find_interrupted() if rec.execution_id not in self.tasks]
         for rec, why in found:
             if self._free() <= 0:
                 break
@@ -305,21 +281,19 @@ class Worker:
             outcome = await ex.execute_from_state(fence.execution_id, fence=fence, owner=owner)
         finally:
             mark_gone(owner.incarnation)
-        await self._after(outcome, ex)
+        await self._after(outcome)
 
     async def _recover(self, rec: ExecutionRecord, why: str) -> None:
-        made: list[DrainableExecutor] = []
+        made: list[WorkflowExecutor] = []
+
+        def took(eid: str, _owner: Owner) -> None:
+            self.metrics.claims.labels("recovered").inc()
+            self.say(f"recovered {eid} ({why})")
 
         def factory() -> WorkflowExecutor:
-            ex = self._new_executor()
+            ex = self._new_executor(on_started=took)
             made.append(ex)
             self.executors[rec.execution_id] = ex
-
-            def took(eid: str) -> None:
-                self.metrics.claims.labels("recovered").inc()
-                self.say(f"recovered {eid} ({why})")
-
-            ex.on_take = took
             return ex
 
         service = make_recovery(self.storage, self.cfg, factory, include_pending=False)
@@ -328,22 +302,14 @@ class Worker:
             if not made:  # the crash-loop guard failed it instead of resuming it
                 self.say(f"gave up {rec.execution_id}: crashed too often (max_recoveries)")
             return  # otherwise another node won the claim
-        await self._after(outcome, made[0] if made else None)
+        await self._after(outcome)
 
-    async def _after(self, outcome: Outcome, ex: DrainableExecutor | None) -> None:
+    async def _after(self, outcome: Outcome) -> None:
         eid = outcome.execution_id
-        if outcome.status == KILLED and self.draining and ex is not None and ex.fence is not None:
-            try:
-                await self.storage.release(ex.fence, f"node {self.node_id} shutting down (pid {os.getpid()})")
-                self.metrics.finished.labels("RELEASED").inc()
-                self.say(f"released {eid}")
-            except OwnershipLost:
-                self.metrics.finished.labels("LOST").inc()
-                self.say(f"{eid} was already taken by another node")
-            except Exception as exc:  # the run stays RUNNING; recovery takes it once this pid is gone
-                log.warning("could not release %s: %s", eid, exc)
-            return
         self.metrics.finished.labels(outcome.status).inc()
+        if outcome.status == RELEASED:
+            self.say(f"released {eid}")
+            return
         if outcome.status == "COMPLETED":
             ratio = (outcome.output or {}).get("metrics", {}).get("granularity_ratio")
             if isinstance(ratio, (int, float)):

@@ -27,21 +27,40 @@ from .owner import mark_gone, mark_live, new_owner
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-KILLED, LOST = "KILLED", "LOST"  # outcomes only: never stored
+KILLED, LOST, RELEASED = "KILLED", "LOST", "RELEASED"  # outcomes only: never stored as statuses
 
 
 class ExecutionControl:
-    """Thread-safe stop signals for one run: ``cancel`` (graceful) or ``kill`` (as a crash)."""
+    """Thread-safe stop signals for one run: ``cancel`` (graceful, ends CANCELLED), ``kill``
+    (as a crash: nothing more is written) or ``release`` (hand the run back, PENDING and
+    unowned, so another node takes it at once: after the chunks in flight, or ``now``)."""
 
     def __init__(self) -> None:
         self._cancel = threading.Event()
         self._kill = threading.Event()
+        self._release = threading.Event()
+        self._release_now = threading.Event()
+        self.release_reason = ""
 
     def cancel(self) -> None:
         self._cancel.set()
 
     def kill(self) -> None:
         self._kill.set()
+
+    def release(self, reason: str, *, now: bool = False) -> None:
+        self.release_reason = reason
+        self._release.set()
+        if now:
+            self._release_now.set()
+
+    @property
+    def released(self) -> bool:
+        return self._release.is_set()
+
+    @property
+    def release_now(self) -> bool:
+        return self._release_now.is_set()
 
     @property
     def cancelled(self) -> bool:
@@ -65,6 +84,10 @@ class Killed(Exception):
 
 
 class _CancelNow(Exception):
+    pass
+
+
+class _ReleaseNow(Exception):
     pass
 
 
@@ -203,6 +226,12 @@ class WorkflowExecutor:
         except _CancelNow:
             await self._write(lambda: self.storage.finish_execution(fence, "CANCELLED", error="cancelled"))
             return Outcome(execution_id, "CANCELLED", error="cancelled")
+        except _ReleaseNow:
+            try:
+                await self._write(lambda: self.storage.release(fence, self.control.release_reason))
+            except (Killed, OwnershipLost):
+                return Outcome(execution_id, KILLED if self.control.killed else LOST, error="not released")
+            return Outcome(execution_id, RELEASED, error=self.control.release_reason)
         except StepFailed as exc:
             await self._end_failed(fence, str(exc), exc.step_id)
             return Outcome(execution_id, "FAILED", error=str(exc))
@@ -392,6 +421,8 @@ class WorkflowExecutor:
             raise Killed()
         if self._lost:
             raise OwnershipLost()
+        if self.control.released:
+            raise _ReleaseNow()
         if self.control.cancelled or self._cancel_flag:
             raise _CancelNow()
 
@@ -428,6 +459,9 @@ class WorkflowExecutor:
             if self.control.killed:
                 future.cancel()
                 raise Killed()
+            if self.control.release_now:  # hand the run back without its chunk in flight
+                future.cancel()
+                raise _ReleaseNow()
         result = future.result()
         if self.control.killed:
             raise Killed()

@@ -10,6 +10,7 @@ from ..storage.base import Storage
 from ..storage.records import ExecutionRecord
 from .executor import ClaimLost, Outcome, WorkflowExecutor
 from .liveness import interrupted_reason
+from .model import WorkflowDefinition
 from .owner import mark_gone, mark_live, new_owner
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,12 @@ class RecoveryService:
     """Recovers what crashed: same node restarted, node id changed, dead node, PENDING runs."""
 
     def __init__(self, storage: Storage, executor_factory: Callable[[], WorkflowExecutor], policy: RecoveryPolicy,
-                 *, node_id: str):
+                 *, node_id: str, definition: WorkflowDefinition):
         self.storage = storage
         self.make_executor = executor_factory
         self.policy = policy
         self.node_id = node_id
-        d = executor_factory().workflow.definition
-        self.definition = (d.id, d.version)  # other workflows sharing the database are not ours to run
+        self.definition = (definition.id, definition.version)  # other workflows sharing the database are not ours
 
     async def find_interrupted(self) -> list[tuple[ExecutionRecord, str]]:
         """Executions to take now, with why: interrupted RUNNING ones, and PENDING if asked."""

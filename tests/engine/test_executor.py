@@ -197,3 +197,30 @@ async def test_parallel_lanes_kill_loses_at_most_one_chunk_per_lane(storage):
     resumed = await executor(storage, toy_workflow(calls, distributable=True)).execute_from_state(eid)
     assert resumed.status == "COMPLETED" and resumed.output["total"] == expected_total(10)
     assert all(calls.counter[("sq", i)] == 1 for i in done)  # never recomputed
+
+
+@pytest.mark.parametrize("now", [False, True])
+async def test_release_hands_the_run_back(storage, now):
+    from genwf_tui.engine.executor import RELEASED
+
+    gate = threading.Event()
+    calls = Calls()
+    control = ExecutionControl()
+    task = asyncio.create_task(executor(storage, toy_workflow(calls, gate=gate), control=control)
+                               .execute({"chunks": 5, "gate_at": 2}))
+    while calls.counter[("sq", 2)] == 0:
+        await asyncio.sleep(0.01)
+    control.release("node shutting down", now=now)
+    if not now:
+        gate.set()  # graceful: the chunk in flight finishes and is committed first
+    outcome = await asyncio.wait_for(task, 5)
+    gate.set()
+    assert outcome.status == RELEASED
+    rec = await storage.get_execution(outcome.execution_id)
+    assert rec.status == "PENDING" and rec.node_id is None and rec.owner_pid is None
+    done = sorted(c.chunk_index for c in await storage.get_chunks(outcome.execution_id, "sq"))
+    assert done == ([0, 1] if now else [0, 1, 2])
+    assert [e.kind for e in await storage.get_events(outcome.execution_id)][-1] == "released"
+    taken = await executor(storage, toy_workflow(calls)).execute_from_state(outcome.execution_id, event="claimed",
+                                                                           recovery=False)
+    assert taken.status == "COMPLETED" and taken.output["total"] == expected_total(5)

@@ -38,6 +38,7 @@ async def crashed_run(storage, owner: Owner, chunks: int = 4, done: int = 2) -> 
 def service(storage, node_id="node-new", stale=300.0, max_recoveries=3):
     factory = lambda: WorkflowExecutor(storage, toy_workflow(), node_id=node_id, heartbeat_interval_secs=0.05)  # noqa: E731
     return RecoveryService(storage, factory, RecoveryPolicy(stale_threshold_secs=stale, max_recoveries=max_recoveries),
+                           definition=toy_workflow().definition,
                            node_id=node_id)
 
 
