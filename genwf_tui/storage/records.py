@@ -6,21 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT")
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
-
-
-class StorageError(Exception):
-    """The storage cannot be opened or used; the message is safe to show (no password)."""
-
-
-class OwnershipLost(Exception):
-    """A fenced write matched no row: another node owns the execution now."""
-
-
-class LeaseLost(OwnershipLost):
-    """A leased chunk commit found its lease gone (expired and taken, or revoked): nothing
-    was written. Only that chunk is lost, not the execution: an owner carries on."""
+from ..vocab import STATUSES, TERMINAL  # noqa: F401  (re-exported)
+from .errors import LeaseLost, OwnershipLost, StorageError  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
