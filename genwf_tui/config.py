@@ -57,6 +57,15 @@ class PipelineConfig:
 
 
 @dataclass
+class CallingConfig:
+    """Variant-calling settings users tune (a fork may change them; DESIGN: fork)."""
+
+    min_qual: float = 20.0  # QUAL below -> FILTER LowQual
+    min_depth: int = 4  # DP below -> FILTER LowDepth
+    ploidy: int = 2  # 1 (haploid, e.g. bacteria) or 2 (diploid)
+
+
+@dataclass
 class RetryConfig:
     max_attempts: int = 3
     initial_backoff_secs: float = 0.05
@@ -85,6 +94,7 @@ class Config:
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    calling: CallingConfig = field(default_factory=CallingConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
@@ -106,7 +116,7 @@ _POSITIVE = {
 _NON_NEGATIVE = {
     "recovery.max_recoveries", "pipeline.genome_bp", "pipeline.min_mean_phred", "pipeline.max_n_fraction",
     "pipeline.min_length", "retry.initial_backoff_secs", "retry.max_backoff_secs", "retry.jitter",
-    "pipeline.seed",
+    "pipeline.seed", "calling.min_qual", "calling.min_depth",
 }
 
 
@@ -162,6 +172,8 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         raise ConfigError(f"{key}: must be greater than 0, got {raw!r} (from {source})")
     if key in _NON_NEGATIVE and value < 0:
         raise ConfigError(f"{key}: must not be negative, got {raw!r} (from {source})")
+    if key == "calling.ploidy" and value not in (1, 2):
+        raise ConfigError(f"{key}: must be 1 or 2, got {raw!r} (from {source})")
     if key == "storage.url":
         from .storage.url import parse_storage_url  # local: keep config importable alone
 

@@ -70,6 +70,7 @@ def make_input(cfg: Config, reads: int | None = None, *, reads_path: str | None 
         "chunk_size": p.chunk_size,
         "region_bp": p.region_bp,
         "qc": {"min_mean_phred": p.min_mean_phred, "max_n_fraction": p.max_n_fraction, "min_length": p.min_length},
+        "calling": {"min_qual": cfg.calling.min_qual, "min_depth": cfg.calling.min_depth, "ploidy": cfg.calling.ploidy},
     }
     if reads_path or reference_path:
         if not (reads_path and reference_path):
@@ -176,6 +177,14 @@ class AlignStep:
         return ChunkOutput(result.to_bytes(), len(batch.length))
 
 
+def _call_params(run: Mapping[str, Any]) -> "g.CallParams":
+    # Runs recorded before [calling] existed carry no such key: they used the defaults.
+    c = run.get("calling") or {}
+    defaults = g.CallParams()
+    return g.CallParams(min_qual=float(c.get("min_qual", defaults.min_qual)),
+                        min_depth=int(c.get("min_depth", defaults.min_depth)))
+
+
 class CallStep:
     def plan(self, ctx: StepContext) -> int:
         return len(self._regions(ctx))
@@ -190,7 +199,7 @@ class CallStep:
         caller = ctx.cache.get("caller")
         if caller is None:
             aligns = [g.AlignChunk.from_bytes(inputs[ALIGN][i]) for i in sorted(inputs[ALIGN])]
-            caller = g.build_caller(dataset(ctx.input).reference, aligns, g.CallParams())
+            caller = g.build_caller(dataset(ctx.input).reference, aligns, _call_params(ctx.input))
             ctx.cache["caller"] = caller
         region = self._regions(ctx)[index]
         result = g.call_region(caller, region)
