@@ -62,7 +62,6 @@ class CallingConfig:
 
     min_qual: float = 20.0  # QUAL below -> FILTER LowQual
     min_depth: int = 4  # DP below -> FILTER LowDepth
-    ploidy: int = 2  # 1 (haploid, e.g. bacteria) or 2 (diploid)
 
 
 @dataclass
@@ -172,8 +171,6 @@ def _coerce(key: str, raw: Any, source: str) -> Any:
         raise ConfigError(f"{key}: must be greater than 0, got {raw!r} (from {source})")
     if key in _NON_NEGATIVE and value < 0:
         raise ConfigError(f"{key}: must not be negative, got {raw!r} (from {source})")
-    if key == "calling.ploidy" and value not in (1, 2):
-        raise ConfigError(f"{key}: must be 1 or 2, got {raw!r} (from {source})")
     if key == "storage.url":
         from .storage.url import parse_storage_url  # local: keep config importable alone
 

@@ -70,7 +70,7 @@ def make_input(cfg: Config, reads: int | None = None, *, reads_path: str | None 
         "chunk_size": p.chunk_size,
         "region_bp": p.region_bp,
         "qc": {"min_mean_phred": p.min_mean_phred, "max_n_fraction": p.max_n_fraction, "min_length": p.min_length},
-        "calling": {"min_qual": cfg.calling.min_qual, "min_depth": cfg.calling.min_depth, "ploidy": cfg.calling.ploidy},
+        "calling": {"min_qual": cfg.calling.min_qual, "min_depth": cfg.calling.min_depth},
     }
     if reads_path or reference_path:
         if not (reads_path and reference_path):

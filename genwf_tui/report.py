@@ -11,12 +11,10 @@ from .engine.liveness import interrupted_reason
 from .engine.metrics import Metrics, rating
 from .pipeline import STEP_LABELS
 from .storage.records import ExecutionRecord, StepRecord
+from .vocab import INTERRUPTED
+from .vocab import short_id as short
 
 BAR = 24
-
-
-def short(execution_id: str) -> str:
-    return execution_id[:8]
 
 
 def bar(done: int, total: int, width: int = BAR) -> str:
@@ -92,7 +90,7 @@ def summary(output: Mapping, target: float) -> str:
 def derived_status(rec: ExecutionRecord, stale_secs: float) -> str:
     """Stored status, or INTERRUPTED for a RUNNING run whose owner is gone or stale."""
     if rec.status == "RUNNING" and interrupted_reason(rec, stale_threshold_secs=stale_secs):
-        return "INTERRUPTED"
+        return INTERRUPTED
     return rec.status
 
 

@@ -74,3 +74,22 @@ def test_password_never_in_config_errors(tmp_path):
     with pytest.raises(ConfigError) as info:
         boot(tmp_path, {"GENOMIC_PIPELINE__STORAGE__URL": "postgresql://u:s3cret@h/"}).load()
     assert "s3cret" not in str(info.value)
+
+
+def test_calling_settings_reach_the_call_step(tmp_path):
+    from genwf_tui import pipeline
+
+    cfg = boot(tmp_path, env={"GENOMIC_PIPELINE__CALLING__MIN_QUAL": "30"},
+               toml="[genomic_pipeline.calling]\nmin_depth = 7\n").load()
+    params = pipeline._call_params(pipeline.make_input(cfg, 1000))
+    assert (params.min_qual, params.min_depth) == (30.0, 7)
+    # a run recorded before [calling] existed resumes with the caller's defaults
+    old = pipeline._call_params({"reads": 1000})
+    assert (old.min_qual, old.min_depth) == (20.0, 4)
+
+
+def test_bad_calling_value_names_key_and_source(tmp_path):
+    with pytest.raises(ConfigError, match=r"calling\.min_depth.*GENOMIC_PIPELINE__CALLING__MIN_DEPTH"):
+        boot(tmp_path, env={"GENOMIC_PIPELINE__CALLING__MIN_DEPTH": "-1"}).load()
+    with pytest.raises(ConfigError, match=r"calling\.ploidy: unknown key"):
+        boot(tmp_path, toml="[genomic_pipeline.calling]\nploidy = 1\n").load()

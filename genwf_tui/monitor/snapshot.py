@@ -15,8 +15,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from ..engine.metrics import Metrics, rating
 from ..storage.records import STATUSES, ChunkRecord, EventRecord, ExecutionRecord, StepRecord
+from ..vocab import INTERRUPTED
 
-INTERRUPTED = "INTERRUPTED"
 DISPLAY_STATUSES = (*STATUSES, INTERRUPTED)
 
 
